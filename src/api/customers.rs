@@ -1,0 +1,204 @@
+//! Customers (the seed's "Customers — External customers" section).
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use poem_openapi::{
+    ApiResponse, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
+use uuid::Uuid;
+
+use super::{
+    ApiResult, ApiTags, actor,
+    types::{Customer, CustomerPage, NewCustomer, Nullable, OrgId, Unvalidated},
+};
+use crate::{
+    auth::{BearerAuth, Scope},
+    domain::customer::{self, ListQuery},
+    error::{Error, FieldError},
+    repo::Repository,
+};
+
+pub struct CustomersApi {
+    pub repo: Repository,
+}
+
+#[derive(ApiResponse)]
+pub enum CreateCustomerResponse {
+    /// Customer registered.
+    #[oai(status = 201, content_type = "application/json")]
+    Created(
+        Json<Customer>,
+        /// The new customer's URL.
+        #[oai(header = "Location")]
+        String,
+    ),
+}
+
+#[derive(ApiResponse)]
+pub enum GetCustomerResponse {
+    /// The customer.
+    #[oai(status = 200, content_type = "application/json")]
+    Ok(Json<Customer>),
+}
+
+#[derive(ApiResponse)]
+pub enum ListCustomersResponse {
+    /// One page of customers.
+    #[oai(status = 200, content_type = "application/json")]
+    Ok(Json<CustomerPage>),
+}
+
+#[derive(ApiResponse)]
+pub enum DeleteCustomerResponse {
+    /// Customer deleted, with its special treatment.
+    #[oai(status = 204)]
+    Deleted,
+}
+
+const DEFAULT_LIMIT: u32 = 50;
+
+fn default_limit() -> u32 {
+    DEFAULT_LIMIT
+}
+
+/// Cursors are opaque to clients: the last id of a page, base64url-encoded.
+fn encode_cursor(after: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(after.as_bytes())
+}
+
+fn decode_cursor(cursor: &str) -> Result<Uuid, Error> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| Uuid::from_slice(&bytes).ok())
+        .ok_or_else(|| Error::InvalidParameter {
+            message: "invalid parameter `cursor`: not a cursor this server issued".to_owned(),
+            details: vec![FieldError {
+                field: "cursor".to_owned(),
+                message: "not a cursor this server issued".to_owned(),
+            }],
+        })
+}
+
+#[OpenApi(tag = "ApiTags::Customers")]
+impl CustomersApi {
+    /// Register a customer
+    ///
+    /// Registers a customer in the organization and answers it with its `Location`. Requires
+    /// scope `customers:write` and access to the organization. `409 conflict` when the
+    /// organization already has a customer with this `external_id`. Unknown fields are refused.
+    #[oai(
+        path = "/v1/organizations/:org_id/customers",
+        method = "post",
+        operation_id = "createCustomer"
+    )]
+    async fn create_customer(
+        &self,
+        auth: BearerAuth,
+        /// Organization name.
+        org_id: Path<OrgId>,
+        /// The customer to register.
+        body: Json<Unvalidated<NewCustomer>>,
+    ) -> ApiResult<CreateCustomerResponse> {
+        let new = customer::NewCustomer::parse(body.0.0)?;
+        auth.0.authorize(&org_id.0.0, Scope::CustomersWrite)?;
+        let created = self.repo.create_customer(&org_id.0.0, new).await?;
+        tracing::info!(actor = actor(&auth), org = %org_id.0.0, customer = %created.id, "customer created");
+        let location = format!("/v1/organizations/{}/customers/{}", org_id.0.0, created.id);
+        Ok(CreateCustomerResponse::Created(
+            Json(created.into()),
+            location,
+        ))
+    }
+
+    /// List customers
+    ///
+    /// The organization's customers in registration order, `limit` at a time. Pass a page's
+    /// `next_cursor` as `cursor` to get the next one; it is null on the last page. A cursor this
+    /// server did not issue is `400 invalid_parameter`. `external_id` filters exactly. Requires
+    /// scope `customers:read` and access to the organization.
+    #[oai(
+        path = "/v1/organizations/:org_id/customers",
+        method = "get",
+        operation_id = "listCustomers"
+    )]
+    async fn list_customers(
+        &self,
+        auth: BearerAuth,
+        /// Organization name.
+        org_id: Path<OrgId>,
+        /// Page size.
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "200"))
+        )]
+        limit: Query<u32>,
+        /// Opaque position from a previous page's `next_cursor`.
+        #[oai(validator(max_length = 64))]
+        cursor: Query<Option<String>>,
+        /// Only the customer with exactly this `external_id`.
+        #[oai(validator(min_length = 1, max_length = 128))]
+        external_id: Query<Option<String>>,
+    ) -> ApiResult<ListCustomersResponse> {
+        let after = cursor.0.as_deref().map(decode_cursor).transpose()?;
+        auth.0.authorize(&org_id.0.0, Scope::CustomersRead)?;
+        let query = ListQuery {
+            limit: u64::from(limit.0),
+            after,
+            external_id: external_id.0,
+        };
+        let page = self.repo.list_customers(&org_id.0.0, query).await?;
+        Ok(ListCustomersResponse::Ok(Json(CustomerPage {
+            items: page.items.into_iter().map(Customer::from).collect(),
+            next_cursor: Nullable(page.next.map(encode_cursor)),
+        })))
+    }
+
+    /// Get a customer
+    ///
+    /// Requires scope `customers:read` and access to the organization. `404` when the customer
+    /// does not exist in this organization.
+    #[oai(
+        path = "/v1/organizations/:org_id/customers/:customer_id",
+        method = "get",
+        operation_id = "getCustomer"
+    )]
+    async fn get_customer(
+        &self,
+        auth: BearerAuth,
+        /// Organization name.
+        org_id: Path<OrgId>,
+        /// Customer identifier.
+        customer_id: Path<Uuid>,
+    ) -> ApiResult<GetCustomerResponse> {
+        auth.0.authorize(&org_id.0.0, Scope::CustomersRead)?;
+        let found = self.repo.get_customer(&org_id.0.0, customer_id.0).await?;
+        Ok(GetCustomerResponse::Ok(Json(found.into())))
+    }
+
+    /// Delete a customer
+    ///
+    /// Deletes the customer and its special treatment. Requires scope `customers:write` and
+    /// access to the organization. `404` when the customer does not exist in this organization.
+    #[oai(
+        path = "/v1/organizations/:org_id/customers/:customer_id",
+        method = "delete",
+        operation_id = "deleteCustomer"
+    )]
+    async fn delete_customer(
+        &self,
+        auth: BearerAuth,
+        /// Organization name.
+        org_id: Path<OrgId>,
+        /// Customer identifier.
+        customer_id: Path<Uuid>,
+    ) -> ApiResult<DeleteCustomerResponse> {
+        auth.0.authorize(&org_id.0.0, Scope::CustomersWrite)?;
+        self.repo
+            .delete_customer(&org_id.0.0, customer_id.0)
+            .await?;
+        tracing::info!(actor = actor(&auth), org = %org_id.0.0, customer = %customer_id.0, "customer deleted");
+        Ok(DeleteCustomerResponse::Deleted)
+    }
+}

@@ -1,0 +1,78 @@
+//! The HTTP API: one `#[OpenApi]` impl per resource, thin by design.
+//!
+//! Each operation authenticates (the [`BearerAuth`] argument comes first, so a missing token is
+//! a 401 before any other error), parses its input into domain values, checks the caller's
+//! organization and scope, calls the repository and maps the answer. Errors leave as
+//! [`ApiError`], which lists every error status in each operation's documented responses.
+
+pub mod customers;
+pub mod service;
+pub mod special_treatment;
+pub mod types;
+
+use poem_openapi::{OpenApiService, Tags};
+
+use crate::{auth::BearerAuth, error::ApiError, repo::Repository};
+
+/// The API's version, in the document's `info.version`.
+pub const API_VERSION: &str = "1.0.0";
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Customer special treatment: values such as `vulnerable`, `vip` or `no-marketing` that
+    /// change how the organization must deal with a customer.
+    #[oai(rename = "Special Treatment")]
+    SpecialTreatment,
+    /// External customers: the registry special treatment hangs on. A customer belongs to
+    /// exactly one organization and is invisible from every other.
+    Customers,
+    /// Liveness and readiness probes for load balancers and orchestrators (no authentication).
+    Service,
+}
+
+pub type Api = (
+    special_treatment::SpecialTreatmentApi,
+    customers::CustomersApi,
+    service::ServiceApi,
+);
+
+const DESCRIPTION: &str = "\
+The customers of an organization and each customer's *special treatment*: a list of values \
+(`vulnerable`, `vip`, `no-marketing`, ...) that change how the organization must deal with that \
+customer.
+
+**Authentication.** Every `/v1` operation needs `Authorization: Bearer <JWT>`. The token's \
+`orgs` claim lists the organizations the caller may act in (`\"*\"` for all) and its `scope` \
+claim the granted scopes; each operation names the scope it needs. A missing or invalid token is \
+`401` (before any other error, except `413` for an oversized body); a valid token without the \
+organization or the scope is `403`. A request that is malformed (bad path parameter, bad body) \
+is `400` even when it would also be `403`: requests are parsed before they are authorized. A \
+`403` is always decided before the customer is looked up, so a caller never learns whether a \
+customer exists in an organization it may not access.
+
+**Errors.** Every error, from every route, is an `ErrorResponse` JSON body whose `request_id` \
+equals the `X-Request-Id` response header (an incoming sane `X-Request-Id` is echoed, else one \
+is generated). Unknown routes answer `404 not_found`, and a known path with the wrong method \
+`405 method_not_allowed` with an `Allow` header. Bodies over 64 KiB answer `413`. `503` \
+(with `Retry-After`) means no database connection could be had in time; `504` means the \
+database did not answer in time. Every `/v1` answer carries `Cache-Control: no-store`.
+
+**Durability.** A `201` or `204` is sent only after the change is committed.";
+
+/// The poem-openapi service: the operations and the document describing them.
+pub fn service(repo: Repository) -> OpenApiService<Api, ()> {
+    let api = (
+        special_treatment::SpecialTreatmentApi { repo: repo.clone() },
+        customers::CustomersApi { repo: repo.clone() },
+        service::ServiceApi { repo },
+    );
+    OpenApiService::new(api, "Customers API", API_VERSION).description(DESCRIPTION)
+}
+
+/// The operations' result: a documented success or a documented error.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The principal's name for the logs of a write.
+fn actor(auth: &BearerAuth) -> &str {
+    &auth.0.subject
+}

@@ -1,0 +1,388 @@
+//! What travels on the wire: the OpenAPI schemas, named as the seed names them.
+//!
+//! Response types are plain poem-openapi `Object`s. Request bodies are read as
+//! [`Unvalidated`] JSON and parsed by `crate::domain`, so that every broken rule comes back with
+//! its field, and a number never passes for a string; their schemas here are written out by
+//! hand so they carry the same rules as JSON Schema keywords, plus what poem-openapi's derive
+//! cannot say (`allOf` composition, `nullable`).
+
+use std::{borrow::Cow, marker::PhantomData};
+
+use chrono::{DateTime, Utc};
+use poem_openapi::{
+    Object,
+    registry::{MetaSchema, MetaSchemaRef, Registry},
+    types::{Example, ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type},
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::domain::{
+    customer::{self, MAX_DISPLAY_NAME_CHARS, MAX_EXTERNAL_ID_CHARS},
+    special_treatment::{MAX_VALUE_CHARS, MAX_VALUES},
+};
+
+/// Request schemas that refuse unknown fields. poem-openapi cannot emit
+/// `additionalProperties: false`, so `crate::spec` adds it to these by name.
+pub const CLOSED_SCHEMAS: &[&str] = &["NewCustomer", "SpecialTreatmentValues"];
+
+/// No control characters (Unicode category Cc).
+const NO_CONTROLS: &str = r"^[^\x00-\x1F\x7F-\x9F]*$";
+/// No control characters and no white space (Unicode White_Space or U+FEFF) at either end.
+/// Spelled out rather than `\s`, whose meaning differs between regex dialects.
+const TRIMMED_NO_CONTROLS: &str = r"^[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF](?:[^\x00-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF])?$";
+/// `org_id`: an organization name.
+pub const ORG_ID_PATTERN: &str = r"^[A-Za-z0-9][A-Za-z0-9._-]*$";
+pub const ORG_ID_MAX_CHARS: usize = 64;
+
+/// Implements `Type` for a type whose schema is registered by its `fn schema`.
+macro_rules! named_schema {
+    ($ty:ty, $name:literal) => {
+        impl Type for $ty {
+            const IS_REQUIRED: bool = true;
+            type RawValueType = Self;
+            type RawElementValueType = Self;
+
+            fn name() -> Cow<'static, str> {
+                $name.into()
+            }
+
+            fn schema_ref() -> MetaSchemaRef {
+                MetaSchemaRef::Reference($name.to_owned())
+            }
+
+            fn register(registry: &mut Registry) {
+                registry.create_schema::<Self, _>($name.to_owned(), <$ty>::schema);
+            }
+
+            fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+                Some(self)
+            }
+
+            fn raw_element_iter<'a>(
+                &'a self,
+            ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+                Box::new(std::iter::once(self))
+            }
+        }
+    };
+}
+
+fn string_schema(max_chars: usize, pattern: &str) -> MetaSchema {
+    MetaSchema {
+        min_length: Some(1),
+        max_length: Some(max_chars),
+        pattern: Some(pattern.to_owned()),
+        ..MetaSchema::new("string")
+    }
+}
+
+/// A JSON request body taken as it came, documented with `T`'s schema; the handler parses it
+/// into a domain value.
+pub struct Unvalidated<T>(pub Value, PhantomData<fn() -> T>);
+
+impl<T: Type> Type for Unvalidated<T> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        T::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl<T: Type> ParseFromJSON for Unvalidated<T> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        Ok(Unvalidated(value.unwrap_or(Value::Null), PhantomData))
+    }
+}
+
+/// A value that is always present but may be `null` (`nullable: true`).
+pub struct Nullable<T>(pub Option<T>);
+
+impl<T: Type> Type for Nullable<T> {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = T::RawValueType;
+    type RawElementValueType = T::RawElementValueType;
+
+    fn name() -> Cow<'static, str> {
+        format!("nullable_{}", T::name()).into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        match T::schema_ref() {
+            MetaSchemaRef::Inline(schema) => MetaSchemaRef::Inline(Box::new(MetaSchema {
+                nullable: true,
+                ..*schema
+            })),
+            reference => MetaSchemaRef::Inline(Box::new(MetaSchema {
+                all_of: vec![reference],
+                nullable: true,
+                ..MetaSchema::ANY
+            })),
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        self.0.as_ref().and_then(Type::as_raw_value)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.0.iter().flat_map(Type::raw_element_iter))
+    }
+}
+
+impl<T: ToJSON> ToJSON for Nullable<T> {
+    fn to_json(&self) -> Option<Value> {
+        Some(
+            self.0
+                .as_ref()
+                .and_then(ToJSON::to_json)
+                .unwrap_or(Value::Null),
+        )
+    }
+}
+
+impl<T: ParseFromJSON> ParseFromJSON for Nullable<T> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            None | Some(Value::Null) => Ok(Nullable(None)),
+            value => T::parse_from_json(value)
+                .map(|v| Nullable(Some(v)))
+                .map_err(ParseError::propagate),
+        }
+    }
+}
+
+/// `org_id` path parameter: an organization name, checked before the handler runs.
+pub struct OrgId(pub String);
+
+impl Type for OrgId {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "OrgId".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            example: Some(json!("acme")),
+            ..string_schema(ORG_ID_MAX_CHARS, ORG_ID_PATTERN)
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl ParseFromParameter for OrgId {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        let mut chars = value.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+        let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if !first_ok || !rest_ok || value.len() > ORG_ID_MAX_CHARS {
+            return Err(ParseError::custom(format!(
+                "must be 1-{ORG_ID_MAX_CHARS} characters matching {ORG_ID_PATTERN}"
+            )));
+        }
+        Ok(OrgId(value.to_owned()))
+    }
+}
+
+/// The seed's `SpecialTreatmentValues`: the list of special treatment values.
+pub struct SpecialTreatmentValues;
+
+impl SpecialTreatmentValues {
+    fn schema(_: &mut Registry) -> MetaSchema {
+        let values = MetaSchema {
+            description: Some(
+                "The customer's special treatment values, in the order given. At most 32 \
+                 distinct values (exact comparison), each 1-64 characters (Unicode scalar \
+                 values) with no control characters and no white space at either end. In a \
+                 request, absent or null means the empty list.",
+            ),
+            items: Some(Box::new(MetaSchemaRef::Inline(Box::new(string_schema(
+                MAX_VALUE_CHARS,
+                TRIMMED_NO_CONTROLS,
+            ))))),
+            max_items: Some(MAX_VALUES),
+            unique_items: Some(true),
+            nullable: true,
+            ..MetaSchema::new("array")
+        };
+        MetaSchema {
+            title: Some("SpecialTreatmentValues".to_owned()),
+            description: Some("A list of special treatment values."),
+            properties: vec![("values", MetaSchemaRef::Inline(Box::new(values)))],
+            example: Some(json!({"values": ["vulnerable", "no-marketing"]})),
+            ..MetaSchema::new("object")
+        }
+    }
+}
+
+named_schema!(SpecialTreatmentValues, "SpecialTreatmentValues");
+
+/// The seed's `CustomerSpecialTreatment`: the special treatment assigned to a customer,
+/// composed of `SpecialTreatmentValues` (`allOf`, as the seed documents it).
+pub struct CustomerSpecialTreatment {
+    pub values: Vec<String>,
+}
+
+impl CustomerSpecialTreatment {
+    fn schema(registry: &mut Registry) -> MetaSchema {
+        SpecialTreatmentValues::register(registry);
+        MetaSchema {
+            title: Some("CustomerSpecialTreatment".to_owned()),
+            description: Some(
+                "The special treatment assigned to a customer. A customer whose treatment was \
+                 never set has `{\"values\": []}`.",
+            ),
+            all_of: vec![SpecialTreatmentValues::schema_ref()],
+            example: Some(json!({"values": ["vulnerable", "no-marketing"]})),
+            ..MetaSchema::ANY
+        }
+    }
+}
+
+named_schema!(CustomerSpecialTreatment, "CustomerSpecialTreatment");
+
+impl ToJSON for CustomerSpecialTreatment {
+    fn to_json(&self) -> Option<Value> {
+        Some(json!({ "values": self.values }))
+    }
+}
+
+/// The body of `createCustomer`.
+pub struct NewCustomer;
+
+impl NewCustomer {
+    fn schema(_: &mut Registry) -> MetaSchema {
+        let external_id = MetaSchema {
+            description: Some(
+                "The organization's own identifier for the customer: 1-128 characters, no \
+                 control characters, unique within the organization.",
+            ),
+            ..string_schema(MAX_EXTERNAL_ID_CHARS, NO_CONTROLS)
+        };
+        let display_name = MetaSchema {
+            description: Some("Name to show for the customer, at most 200 characters."),
+            max_length: Some(MAX_DISPLAY_NAME_CHARS),
+            nullable: true,
+            ..MetaSchema::new("string")
+        };
+        MetaSchema {
+            title: Some("NewCustomer".to_owned()),
+            description: Some("A customer to register."),
+            required: vec!["external_id"],
+            properties: vec![
+                ("external_id", MetaSchemaRef::Inline(Box::new(external_id))),
+                (
+                    "display_name",
+                    MetaSchemaRef::Inline(Box::new(display_name)),
+                ),
+            ],
+            example: Some(json!({"external_id": "crm-000123", "display_name": "Ada Lovelace"})),
+            ..MetaSchema::new("object")
+        }
+    }
+}
+
+named_schema!(NewCustomer, "NewCustomer");
+
+/// A registered customer.
+#[derive(Object)]
+#[oai(example)]
+pub struct Customer {
+    /// Server-assigned identifier.
+    pub id: Uuid,
+    /// The organization's own identifier for the customer, unique within the organization.
+    pub external_id: String,
+    /// Name to show for the customer, or null.
+    pub display_name: Nullable<String>,
+    /// When the customer was registered.
+    pub created_at: DateTime<Utc>,
+    /// When the customer's registration last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<customer::Customer> for Customer {
+    fn from(c: customer::Customer) -> Self {
+        Customer {
+            id: c.id,
+            external_id: c.external_id,
+            display_name: Nullable(c.display_name),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+impl Example for Customer {
+    fn example() -> Self {
+        let at = DateTime::parse_from_rfc3339("2026-11-27T10:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        Customer {
+            id: Uuid::from_u128(0x019ac2f0_7b1e_7c3a_9f00_5e1d2c3b4a59),
+            external_id: "crm-000123".to_owned(),
+            display_name: Nullable(Some("Ada Lovelace".to_owned())),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}
+
+/// One page of an organization's customers, in registration order.
+#[derive(Object)]
+#[oai(example)]
+pub struct CustomerPage {
+    /// The customers of this page.
+    pub items: Vec<Customer>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Nullable<String>,
+}
+
+impl Example for CustomerPage {
+    fn example() -> Self {
+        CustomerPage {
+            items: vec![Customer::example()],
+            next_cursor: Nullable(None),
+        }
+    }
+}
+
+/// Liveness or readiness.
+#[derive(Object)]
+pub struct HealthStatus {
+    /// `ok` (live) or `ready` (the database answers).
+    pub status: String,
+}

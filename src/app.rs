@@ -1,0 +1,88 @@
+//! Assembling the service: database, routes, middleware, listener.
+//!
+//! [`App::build`] does everything that can fail before the first request (connect, migrate,
+//! load keys, bind) and exposes the bound address, so tests bind port 0 and learn the port.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use poem::{
+    EndpointExt, Server,
+    endpoint::BoxEndpoint,
+    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+    middleware::CatchPanic,
+};
+
+use crate::{
+    api,
+    auth::{KeySettings, TokenVerifier},
+    http::{RequestContext, panic_response},
+    repo::{RepoSettings, Repository},
+    spec::Spec,
+};
+
+/// Everything the server needs to start.
+#[derive(Clone)]
+pub struct Settings {
+    pub listen_addr: SocketAddr,
+    pub repo: RepoSettings,
+    pub keys: KeySettings,
+    /// On shutdown, how long in-flight requests may take to finish.
+    pub shutdown_grace: Duration,
+}
+
+/// A server ready to run: migrated database, routes, bound listener.
+pub struct App {
+    acceptor: TcpAcceptor,
+    local_addr: SocketAddr,
+    endpoint: BoxEndpoint<'static>,
+    repo: Repository,
+    shutdown_grace: Duration,
+}
+
+impl App {
+    pub async fn build(settings: Settings) -> anyhow::Result<App> {
+        let verifier = Arc::new(TokenVerifier::new(&settings.keys)?);
+        let repo = Repository::connect(&settings.repo).await?;
+        let service = api::service(repo.clone());
+        let spec = Arc::new(Spec::generate(&service)?);
+        let route_table = spec.route_table();
+        let endpoint = spec
+            .routes()
+            .nest("/", service)
+            .data(verifier)
+            .with(CatchPanic::new().with_handler(panic_response))
+            .with(RequestContext::new(route_table))
+            .boxed();
+        let acceptor = TcpListener::bind(settings.listen_addr)
+            .into_acceptor()
+            .await?;
+        let local_addr = acceptor
+            .local_addr()
+            .first()
+            .and_then(|addr| addr.as_socket_addr().copied())
+            .ok_or_else(|| anyhow::anyhow!("the listener has no socket address"))?;
+        Ok(App {
+            acceptor,
+            local_addr,
+            endpoint,
+            repo,
+            shutdown_grace: settings.shutdown_grace,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
+    /// within the grace period, and closes the pool.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(self.endpoint, shutdown, Some(self.shutdown_grace))
+            .await?;
+        self.repo.close().await
+    }
+}

@@ -1,0 +1,212 @@
+//! Command line and environment configuration (flags win over environment variables).
+//!
+//! Secrets are read here and handed on as bytes; no `Debug` impl prints them.
+
+use std::{
+    io::Write,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::{auth::KeySettings, repo::RepoSettings};
+
+/// Customers API: the customers registry and customer special treatment over HTTP.
+#[derive(Parser)]
+#[command(
+    name = "customers-api",
+    version,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// With no subcommand, `serve` runs with these settings.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default).
+    Serve(ServeArgs),
+    /// Apply the database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Print the OpenAPI document (YAML) the server serves.
+    Openapi,
+    /// Print a development token signed with the configured HS256 secret.
+    Token(TokenArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct ServeArgs {
+    /// Address to bind.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8080")]
+    pub listen_addr: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub jwt: JwtArgs,
+    /// Log line format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
+    #[arg(long, env = "SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
+    pub shutdown_grace_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Clone)]
+pub struct DatabaseArgs {
+    /// SQLite (embedded default) or `postgres://...`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/customers-api.sqlite?mode=rwc"
+    )]
+    pub database_url: String,
+    /// Connection pool size.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+    /// Waiting longer than this for a database connection answers 503.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_MS", default_value_t = 2000)]
+    pub db_acquire_timeout_ms: u64,
+    /// A repository call running longer than this answers 504.
+    #[arg(long, env = "DB_STATEMENT_TIMEOUT_MS", default_value_t = 5000)]
+    pub db_statement_timeout_ms: u64,
+}
+
+impl DatabaseArgs {
+    pub fn settings(&self) -> RepoSettings {
+        RepoSettings {
+            database_url: self.database_url.clone(),
+            max_connections: self.db_max_connections.max(1),
+            acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms),
+            statement_timeout: Duration::from_millis(self.db_statement_timeout_ms),
+        }
+    }
+}
+
+#[derive(Args, Clone)]
+pub struct JwtArgs {
+    /// HS256 shared secret, at least 32 bytes.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// PEM public key for RS256 or ES256 tokens.
+    #[arg(long, env = "JWT_PUBLIC_KEY_FILE")]
+    pub jwt_public_key_file: Option<PathBuf>,
+    /// When set, tokens must carry this `iss`.
+    #[arg(long, env = "JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// When set, tokens must carry this `aud`.
+    #[arg(long, env = "JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+    /// With no key configured: where the generated HS256 secret is kept (mode 0600).
+    #[arg(long, env = "JWT_SECRET_FILE", default_value = "data/jwt-secret")]
+    pub jwt_secret_file: PathBuf,
+}
+
+/// Where the HS256 secret came from, for the start-up log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretSource {
+    Configured,
+    Generated,
+    Reused,
+}
+
+impl JwtArgs {
+    /// The HS256 secret: `JWT_SECRET`, else (when no public key is configured either) the
+    /// generated one in `jwt_secret_file`, created on first use.
+    pub fn hs256_secret(&self) -> anyhow::Result<Option<(Vec<u8>, SecretSource)>> {
+        if let Some(secret) = &self.jwt_secret {
+            anyhow::ensure!(secret.len() >= 32, "JWT_SECRET must be at least 32 bytes");
+            return Ok(Some((secret.as_bytes().to_vec(), SecretSource::Configured)));
+        }
+        if self.jwt_public_key_file.is_some() {
+            return Ok(None);
+        }
+        load_or_create_secret(&self.jwt_secret_file).map(Some)
+    }
+
+    pub fn key_settings(&self) -> anyhow::Result<(KeySettings, Option<SecretSource>)> {
+        let secret = self.hs256_secret()?;
+        let public_key_pem = match &self.jwt_public_key_file {
+            Some(path) => Some(std::fs::read(path).map_err(|e| {
+                anyhow::anyhow!("cannot read JWT_PUBLIC_KEY_FILE {}: {e}", path.display())
+            })?),
+            None => None,
+        };
+        let source = secret.as_ref().map(|(_, source)| *source);
+        Ok((
+            KeySettings {
+                hs256_secret: secret.map(|(bytes, _)| bytes),
+                public_key_pem,
+                issuer: self.jwt_issuer.clone(),
+                audience: self.jwt_audience.clone(),
+            },
+            source,
+        ))
+    }
+}
+
+/// A random 256-bit secret, hex-encoded, written once with mode 0600 and reused after.
+fn load_or_create_secret(path: &Path) -> anyhow::Result<(Vec<u8>, SecretSource)> {
+    let read = |path: &Path| -> anyhow::Result<Vec<u8>> {
+        let secret = std::fs::read_to_string(path)?.trim().as_bytes().to_vec();
+        anyhow::ensure!(
+            secret.len() >= 32,
+            "{} holds fewer than 32 bytes",
+            path.display()
+        );
+        Ok(secret)
+    };
+    if path.exists() {
+        return Ok((read(path)?, SecretSource::Reused));
+    }
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder)?;
+    }
+    let bytes: [u8; 32] = rand::random();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut file) => {
+            file.write_all(hex.as_bytes())?;
+            file.sync_all()?;
+            Ok((hex.into_bytes(), SecretSource::Generated))
+        }
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Ok((read(path)?, SecretSource::Reused))
+        }
+        Err(e) => Err(anyhow::anyhow!("cannot create {}: {e}", path.display())),
+    }
+}
+
+#[derive(Args, Clone)]
+pub struct TokenArgs {
+    /// Organization the token may act in (repeatable; `*` for every organization).
+    #[arg(long = "org", required = true)]
+    pub orgs: Vec<String>,
+    /// Space-separated scopes (default: all four).
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// The token's subject (the actor named in logs).
+    #[arg(long, default_value = "developer")]
+    pub sub: String,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub ttl: u64,
+    #[command(flatten)]
+    pub jwt: JwtArgs,
+}

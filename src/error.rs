@@ -1,0 +1,344 @@
+//! The one error type of the service, and its one mapping to HTTP.
+//!
+//! Handlers, the service layer and the repository all fail with [`Error`], which knows nothing
+//! about HTTP. [`ApiError`] is its wire form: a poem-openapi response enum, so every error status
+//! appears in each operation's documented responses. Framework failures (a path parameter that is
+//! not a UUID, malformed JSON, an unknown route, a wrong method) are turned into [`Error`] by
+//! [`Error::from_poem`] in the request middleware, so they leave as the same `ErrorResponse`.
+
+use poem::http::StatusCode;
+use poem_openapi::{ApiResponse, Object, payload::Json};
+
+use crate::http::{RouteTable, current_request_id};
+
+/// Everything that can go wrong while answering a request.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request body breaks a rule: not JSON, not an object, wrong type or value.
+    #[error("{message}")]
+    InvalidBody {
+        message: String,
+        details: Vec<FieldError>,
+    },
+    /// A path or query parameter breaks its format.
+    #[error("{message}")]
+    InvalidParameter {
+        message: String,
+        details: Vec<FieldError>,
+    },
+    /// No usable credentials. `token_presented` selects RFC 6750's `error="invalid_token"`.
+    #[error("{message}")]
+    Unauthorized {
+        message: String,
+        token_presented: bool,
+    },
+    /// Valid credentials that do not grant this organization or scope.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// Known path, wrong method; `allow` lists the path's methods.
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: String },
+    /// A uniqueness rule would break.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// The repository could not be reached in time (no connection in the acquire timeout).
+    #[error("repository unavailable: {0}")]
+    Unavailable(String),
+    /// A repository call ran past the statement timeout.
+    #[error("repository call timed out")]
+    Timeout,
+    /// A bug or an unexpected failure: logged in full, answered without any detail.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    /// A body error naming one offending field.
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let field_error = FieldError {
+            field: field.into(),
+            message: message.into(),
+        };
+        Error::InvalidBody {
+            message: format!("{}: {}", field_error.field, field_error.message),
+            details: vec![field_error],
+        }
+    }
+
+    /// The stable machine-readable code clients branch on (the contract's table).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidBody { .. } => "invalid_request_body",
+            Error::InvalidParameter { .. } => "invalid_parameter",
+            Error::Unauthorized { .. } => "unauthorized",
+            Error::Forbidden(_) => "forbidden",
+            Error::NotFound(_) => "not_found",
+            Error::MethodNotAllowed { .. } => "method_not_allowed",
+            Error::Conflict(_) => "conflict",
+            Error::PayloadTooLarge { .. } => "payload_too_large",
+            Error::Unavailable(_) => "service_unavailable",
+            Error::Timeout => "repository_timeout",
+            Error::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::InvalidBody { .. } | Error::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
+            Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The body clients see. 5xx messages are generic: causes go to the log, never the wire.
+    fn to_body(&self) -> ErrorResponse {
+        let (message, details) = match self {
+            Error::InvalidBody { message, details }
+            | Error::InvalidParameter { message, details } => (
+                message.clone(),
+                (!details.is_empty()).then(|| details.clone()),
+            ),
+            Error::Unavailable(_) => (
+                "the repository is unavailable; retry later".to_owned(),
+                None,
+            ),
+            Error::Timeout => ("the repository did not answer in time".to_owned(), None),
+            Error::Internal(_) => ("internal server error".to_owned(), None),
+            other => (other.to_string(), None),
+        };
+        ErrorResponse {
+            code: self.code().to_owned(),
+            message,
+            request_id: current_request_id(),
+            details,
+        }
+    }
+
+    /// Logs what the client is not told. Client errors are the client's business, not ours.
+    fn log(&self) {
+        match self {
+            Error::Internal(cause) => tracing::error!(error = ?cause, "internal error"),
+            Error::Unavailable(cause) => tracing::warn!(%cause, "repository unavailable"),
+            Error::Timeout => tracing::warn!("repository call timed out"),
+            _ => {}
+        }
+    }
+
+    /// The HTTP answer for this error; the only place statuses, codes and headers are chosen.
+    pub fn into_response(self) -> poem::Response {
+        use poem::IntoResponse;
+        match self {
+            Error::MethodNotAllowed { ref allow } => {
+                let allow = allow.clone();
+                Json(self.to_body())
+                    .with_status(StatusCode::METHOD_NOT_ALLOWED)
+                    .with_header(poem::http::header::ALLOW, allow)
+                    .with_content_type("application/json")
+                    .into_response()
+            }
+            other => ApiError::from(other).into_response(),
+        }
+    }
+
+    /// Translates poem's and poem-openapi's own failures (extractors, router, body reading).
+    pub fn from_poem(err: poem::Error, path: &str, routes: &RouteTable) -> Self {
+        use poem_openapi::error::{
+            AuthorizationError, ContentTypeError, ParseParamError, ParsePathError,
+            ParseRequestPayloadError,
+        };
+        if let Some(e) = err.downcast_ref::<ParseParamError>() {
+            return invalid_parameter(e.name, &e.reason);
+        }
+        if let Some(e) = err.downcast_ref::<ParsePathError>() {
+            let name = e
+                .name
+                .strip_prefix("param")
+                .and_then(|index| index.parse().ok())
+                .and_then(|index| routes.path_parameter_name(path, index))
+                .unwrap_or_else(|| e.name.to_owned());
+            return invalid_parameter(&name, &e.reason);
+        }
+        if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
+            return Error::InvalidBody {
+                message: format!("request body is not valid JSON: {}", e.reason),
+                details: vec![],
+            };
+        }
+        if err.is::<ContentTypeError>() {
+            return Error::InvalidBody {
+                message: format!("{err}; send Content-Type: application/json"),
+                details: vec![],
+            };
+        }
+        if err.is::<AuthorizationError>() {
+            return Error::Unauthorized {
+                message: "missing bearer token: send Authorization: Bearer <JWT>".to_owned(),
+                token_presented: false,
+            };
+        }
+        match err.status() {
+            StatusCode::NOT_FOUND => Error::NotFound("no such route".to_owned()),
+            StatusCode::METHOD_NOT_ALLOWED => Error::MethodNotAllowed {
+                allow: routes.allowed_methods(path),
+            },
+            StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge {
+                limit: crate::http::MAX_BODY_BYTES,
+            },
+            status if status.is_client_error() => Error::InvalidBody {
+                message: err.to_string(),
+                details: vec![],
+            },
+            _ => Error::Internal(anyhow::anyhow!("unhandled framework error: {err}")),
+        }
+    }
+}
+
+fn invalid_parameter(name: &str, reason: &str) -> Error {
+    Error::InvalidParameter {
+        message: format!("invalid parameter `{name}`: {reason}"),
+        details: vec![FieldError {
+            field: name.to_owned(),
+            message: reason.to_owned(),
+        }],
+    }
+}
+
+/// Errors leave handlers through `?` as the typed [`ApiError`].
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        err.log();
+        let status = err.status();
+        let token_presented = matches!(
+            err,
+            Error::Unauthorized {
+                token_presented: true,
+                ..
+            }
+        );
+        let body = Json(err.to_body());
+        match status {
+            StatusCode::BAD_REQUEST => ApiError::BadRequest(body),
+            StatusCode::UNAUTHORIZED => {
+                let challenge = if token_presented {
+                    r#"Bearer realm="customers-api", error="invalid_token""#
+                } else {
+                    r#"Bearer realm="customers-api""#
+                };
+                ApiError::Unauthorized(body, challenge.to_owned())
+            }
+            StatusCode::FORBIDDEN => ApiError::Forbidden(body),
+            StatusCode::NOT_FOUND => ApiError::NotFound(body),
+            StatusCode::CONFLICT => ApiError::Conflict(body),
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(body),
+            StatusCode::SERVICE_UNAVAILABLE => {
+                ApiError::ServiceUnavailable(body, RETRY_AFTER_SECONDS)
+            }
+            StatusCode::GATEWAY_TIMEOUT => ApiError::RepositoryTimeout(body),
+            _ => ApiError::Internal(body),
+        }
+    }
+}
+
+/// How long a client should wait before retrying after a 503.
+const RETRY_AFTER_SECONDS: u32 = 1;
+
+/// Errors as the operations document them. Every operation lists all of these: each can meet
+/// a bad request, bad credentials and a database that is down or slow.
+#[derive(ApiResponse, Debug)]
+pub enum ApiError {
+    /// Bad request: the body (`invalid_request_body`) or a parameter (`invalid_parameter`)
+    /// breaks a rule; `details` names each offending field.
+    #[oai(status = 400, content_type = "application/json")]
+    BadRequest(Json<ErrorResponse>),
+    /// Unauthorized: the bearer token is missing, malformed, badly signed, expired, not yet
+    /// valid, or has the wrong issuer or audience.
+    #[oai(status = 401, content_type = "application/json")]
+    Unauthorized(
+        Json<ErrorResponse>,
+        /// RFC 6750 challenge: `Bearer realm="customers-api"`, plus `error="invalid_token"`
+        /// when a token was sent.
+        #[oai(header = "WWW-Authenticate")]
+        String,
+    ),
+    /// Forbidden: the token does not grant this organization or this operation's scope.
+    #[oai(status = 403, content_type = "application/json")]
+    Forbidden(Json<ErrorResponse>),
+    /// Not found: no such customer in this organization.
+    #[oai(status = 404, content_type = "application/json")]
+    NotFound(Json<ErrorResponse>),
+    /// Conflict: the `external_id` is already registered in this organization.
+    #[oai(status = 409, content_type = "application/json")]
+    Conflict(Json<ErrorResponse>),
+    /// Payload too large: the request body is over 64 KiB.
+    #[oai(status = 413, content_type = "application/json")]
+    PayloadTooLarge(Json<ErrorResponse>),
+    /// Internal server error: a bug; the message reveals nothing internal.
+    #[oai(status = 500, content_type = "application/json")]
+    Internal(Json<ErrorResponse>),
+    /// Service unavailable: no database connection could be had in time; retry later.
+    #[oai(status = 503, content_type = "application/json")]
+    ServiceUnavailable(
+        Json<ErrorResponse>,
+        /// Seconds to wait before retrying.
+        #[oai(header = "Retry-After")]
+        u32,
+    ),
+    /// Repository timeout: the database did not answer within the statement timeout.
+    #[oai(status = 504, content_type = "application/json")]
+    RepositoryTimeout(Json<ErrorResponse>),
+}
+
+/// The body of every error answer, from every route.
+#[derive(Object, Debug, Clone)]
+#[oai(example)]
+pub struct ErrorResponse {
+    /// Machine-readable error code: `invalid_request_body`, `invalid_parameter`,
+    /// `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `conflict`,
+    /// `payload_too_large`, `internal_error`, `service_unavailable` or `repository_timeout`.
+    pub code: String,
+    /// Human-readable explanation, safe to show to a developer.
+    pub message: String,
+    /// The request's id, equal to the `X-Request-Id` response header; quote it when reporting
+    /// a problem.
+    pub request_id: String,
+    /// For 400 answers, each offending field and what is wrong with it.
+    #[oai(skip_serializing_if_is_none)]
+    pub details: Option<Vec<FieldError>>,
+}
+
+impl poem_openapi::types::Example for ErrorResponse {
+    fn example() -> Self {
+        ErrorResponse {
+            code: "invalid_request_body".to_owned(),
+            message: "values[1]: must not repeat an earlier value".to_owned(),
+            request_id: "0b7e0c5e-6f5f-4b8c-9d0e-3c2a1f4e5d6c".to_owned(),
+            details: Some(vec![FieldError {
+                field: "values[1]".to_owned(),
+                message: "must not repeat an earlier value".to_owned(),
+            }]),
+        }
+    }
+}
+
+/// One offending field of a rejected request.
+#[derive(Object, Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// Where the problem is: a body field (`values[3]`, `external_id`) or a parameter name.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Result of a request-path operation.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,94 @@
+//! `customers-api`: thin entry point; see the library's documentation for the layout.
+
+use std::{process::ExitCode, time::Duration};
+
+use clap::Parser;
+use customers_api::{
+    app::{App, Settings},
+    auth::{Scope, mint_token},
+    config::{Cli, Command, SecretSource, ServeArgs},
+    repo::Repository,
+    spec::Spec,
+    telemetry,
+};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Migrate(args)) => Repository::migrate(&args.settings()).await,
+        Some(Command::Openapi) => Spec::offline().map(|spec| print!("{}", spec.yaml)),
+        Some(Command::Token(args)) => (|| {
+            let (secret, _) = args.jwt.hs256_secret()?.ok_or_else(|| {
+                anyhow::anyhow!("`token` signs HS256 tokens: configure JWT_SECRET")
+            })?;
+            let all_scopes = Scope::ALL.map(Scope::as_str).join(" ");
+            let scopes = args.scope.unwrap_or(all_scopes);
+            let ttl = Duration::from_secs(args.ttl);
+            println!(
+                "{}",
+                mint_token(&secret, &args.sub, &args.orgs, &scopes, ttl)?
+            );
+            Ok(())
+        })(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("customers-api: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    telemetry::init(args.log_format);
+    let (keys, secret_source) = args.jwt.key_settings()?;
+    if matches!(
+        secret_source,
+        Some(SecretSource::Generated | SecretSource::Reused)
+    ) {
+        tracing::info!(
+            secret_file = %args.jwt.jwt_secret_file.display(),
+            "no JWT key configured: using the generated HS256 secret; mint a token with \
+             `customers-api token --org <ORG>`"
+        );
+    }
+    let settings = Settings {
+        listen_addr: args.listen_addr,
+        repo: args.database.settings(),
+        keys,
+        shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
+    };
+    let app = App::build(settings).await?;
+    tracing::info!(addr = %app.local_addr(), "serving; Swagger UI at /docs");
+    app.run(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(err) => {
+                    tracing::warn!(%err, "cannot listen for SIGTERM; only SIGINT stops the server");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

@@ -1,0 +1,157 @@
+//! Customer rows and their special treatment. Every query is scoped by organization, so a
+//! customer of another organization is simply not found.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use entity::customer::{self, ActiveModel, Column, Entity};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    sea_query::Expr,
+};
+use uuid::Uuid;
+
+use super::{Repository, map_db_error};
+use crate::{
+    domain::{
+        customer::{Customer, CustomerPage, ListQuery, NewCustomer},
+        special_treatment::SpecialTreatment,
+    },
+    error::Error,
+};
+
+fn not_found(id: Uuid) -> Error {
+    Error::NotFound(format!("customer {id} not found"))
+}
+
+impl From<customer::Model> for Customer {
+    fn from(row: customer::Model) -> Self {
+        Customer {
+            id: row.id,
+            external_id: row.external_id,
+            display_name: row.display_name,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+impl Repository {
+    /// Registers a customer; `Conflict` when the organization already has its `external_id`.
+    pub async fn create_customer(&self, org: &str, new: NewCustomer) -> Result<Customer, Error> {
+        // Both stores keep microseconds: truncate now so the answer equals later reads.
+        let now: DateTime<Utc> = Utc::now().trunc_subsecs(6);
+        let row = ActiveModel {
+            id: Set(Uuid::now_v7()),
+            org_id: Set(org.to_owned()),
+            external_id: Set(new.external_id.clone()),
+            display_name: Set(new.display_name),
+            special_treatment: Set(entity::SpecialTreatmentValues::default()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        let inserted = tokio::time::timeout(
+            self.statement_timeout,
+            Entity::insert(row).exec_with_returning(&self.db),
+        )
+        .await
+        .map_err(|_| Error::Timeout)?;
+        match inserted {
+            Ok(model) => Ok(model.into()),
+            Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                Err(Error::Conflict(format!(
+                    "external_id {:?} is already registered in organization {org:?}",
+                    new.external_id
+                )))
+            }
+            Err(err) => Err(map_db_error(err)),
+        }
+    }
+
+    pub async fn get_customer(&self, org: &str, id: Uuid) -> Result<Customer, Error> {
+        let row = self
+            .run(|db| Entity::find_by_id(id).filter(Column::OrgId.eq(org)).one(db))
+            .await?;
+        row.map(Customer::from).ok_or_else(|| not_found(id))
+    }
+
+    /// One page in id order (UUIDv7, so registration order), plus whether more follow.
+    pub async fn list_customers(&self, org: &str, query: ListQuery) -> Result<CustomerPage, Error> {
+        let mut select = Entity::find()
+            .filter(Column::OrgId.eq(org))
+            .order_by_asc(Column::Id)
+            .limit(query.limit + 1);
+        if let Some(after) = query.after {
+            select = select.filter(Column::Id.gt(after));
+        }
+        if let Some(external_id) = query.external_id {
+            select = select.filter(Column::ExternalId.eq(external_id));
+        }
+        let mut rows = self.run(|db| select.all(db)).await?;
+        let more = rows.len() as u64 > query.limit;
+        rows.truncate(query.limit as usize);
+        let next = more.then(|| rows.last().map(|row| row.id)).flatten();
+        Ok(CustomerPage {
+            items: rows.into_iter().map(Customer::from).collect(),
+            next,
+        })
+    }
+
+    /// Deletes the customer and, being on its row, its special treatment.
+    pub async fn delete_customer(&self, org: &str, id: Uuid) -> Result<(), Error> {
+        let result = self
+            .run(|db| {
+                Entity::delete_many()
+                    .filter(Column::Id.eq(id))
+                    .filter(Column::OrgId.eq(org))
+                    .exec(db)
+            })
+            .await?;
+        if result.rows_affected == 0 {
+            return Err(not_found(id));
+        }
+        Ok(())
+    }
+
+    pub async fn get_special_treatment(
+        &self,
+        org: &str,
+        id: Uuid,
+    ) -> Result<SpecialTreatment, Error> {
+        let stored = self
+            .run(|db| {
+                Entity::find_by_id(id)
+                    .filter(Column::OrgId.eq(org))
+                    .select_only()
+                    .column(Column::SpecialTreatment)
+                    .into_tuple::<entity::SpecialTreatmentValues>()
+                    .one(db)
+            })
+            .await?;
+        stored
+            .map(|values| SpecialTreatment::from_stored(values.0))
+            .ok_or_else(|| not_found(id))
+    }
+
+    /// Replaces the whole list in one `UPDATE`: concurrent replaces serialize on the row, so
+    /// the stored list is always exactly one of them.
+    pub async fn replace_special_treatment(
+        &self,
+        org: &str,
+        id: Uuid,
+        treatment: SpecialTreatment,
+    ) -> Result<(), Error> {
+        let values = entity::SpecialTreatmentValues(treatment.into_values());
+        let result = self
+            .run(|db| {
+                Entity::update_many()
+                    .col_expr(Column::SpecialTreatment, Expr::value(values))
+                    .filter(Column::Id.eq(id))
+                    .filter(Column::OrgId.eq(org))
+                    .exec(db)
+            })
+            .await?;
+        if result.rows_affected == 0 {
+            return Err(not_found(id));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,318 @@
+//! Test harness: [`spawn_app`] starts the server on port 0 with an isolated database.
+
+use std::{net::SocketAddr, time::Duration};
+
+use customers_api::{
+    app::{App, Settings},
+    auth::{KeySettings, mint_token},
+    repo::RepoSettings,
+};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use tokio::{sync::oneshot, task::JoinHandle};
+
+/// The HS256 secret every test server accepts.
+pub const SECRET: &str = "integration-tests-secret-0123456789abcdef";
+/// The organization tests act in unless they say otherwise.
+pub const ORG: &str = "acme";
+pub const ALL_SCOPES: &str =
+    "customers:read customers:write special-treatment:read special-treatment:write";
+
+/// A running server and its database.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub settings: Settings,
+    pub client: reqwest::Client,
+    /// A token for [`ORG`] with every scope.
+    pub token: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+    db: Option<TestDb>,
+}
+
+/// The test's own database; a PostgreSQL one is dropped with it.
+pub enum TestDb {
+    /// The folder holding the database file, removed on drop.
+    Sqlite {
+        _dir: tempfile::TempDir,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+}
+
+impl TestDb {
+    pub async fn create() -> (TestDb, String) {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => {
+                let name = format!("capi_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = Database::connect(&admin_url)
+                    .await
+                    .expect("TEST_DATABASE_URL is set but PostgreSQL cannot be reached");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create the test database");
+                admin.close().await.ok();
+                let url = database_url_for(&admin_url, &name);
+                (TestDb::Postgres { admin_url, name }, url)
+            }
+            _ => {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let url = format!("sqlite://{}/test.sqlite?mode=rwc", dir.path().display());
+                (TestDb::Sqlite { _dir: dir }, url)
+            }
+        }
+    }
+}
+
+/// `postgres://user@host/db?x` with the database name replaced.
+fn database_url_for(admin_url: &str, name: &str) -> String {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (admin_url, None),
+    };
+    let (server, _) = base.rsplit_once('/').expect("a database URL has a path");
+    match query {
+        Some(query) => format!("{server}/{name}?{query}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin_url, name } = self {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop runs inside the test's runtime: do the async clean-up on a thread of its own.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("clean-up runtime");
+                runtime.block_on(async {
+                    if let Ok(admin) = Database::connect(&admin_url).await {
+                        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                        let _ = admin.execute_unprepared(&sql).await;
+                        admin.close().await.ok();
+                    }
+                });
+                std::fs::remove_dir_all(std::env::temp_dir().join(&name)).ok();
+            })
+            .join();
+        }
+    }
+}
+
+pub fn test_settings(database_url: String) -> Settings {
+    Settings {
+        listen_addr: "127.0.0.1:0".parse().expect("address"),
+        repo: RepoSettings {
+            database_url,
+            max_connections: 8,
+            acquire_timeout: Duration::from_millis(2000),
+            statement_timeout: Duration::from_millis(5000),
+        },
+        keys: KeySettings {
+            hs256_secret: Some(SECRET.as_bytes().to_vec()),
+            ..KeySettings::default()
+        },
+        shutdown_grace: Duration::from_secs(5),
+    }
+}
+
+/// A server on a fresh database with the default test settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// A server on a fresh database, with `configure` applied to the settings first.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let (db, url) = TestDb::create().await;
+    let mut settings = test_settings(url);
+    configure(&mut settings);
+    start(settings, db).await
+}
+
+/// Starts a server on `settings`, owning `db` (dropped when the app is).
+pub async fn start(settings: Settings, db: TestDb) -> TestApp {
+    let app = App::build(settings.clone()).await.expect("the app builds");
+    let addr = app.local_addr();
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run(async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        addr,
+        settings,
+        client: reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("http client"),
+        token: token(&[ORG], ALL_SCOPES),
+        shutdown: Some(shutdown),
+        server: Some(server),
+        db: Some(db),
+    }
+}
+
+/// An HS256 token for the test secret, valid for an hour.
+pub fn token(orgs: &[&str], scopes: &str) -> String {
+    let orgs: Vec<String> = orgs.iter().map(|o| (*o).to_owned()).collect();
+    mint_token(
+        SECRET.as_bytes(),
+        "tester",
+        &orgs,
+        scopes,
+        Duration::from_secs(3600),
+    )
+    .expect("mint a token")
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A request without credentials.
+    pub fn anonymous(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    /// A request with the all-scopes token for [`ORG`].
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.anonymous(method, path).bearer_auth(&self.token)
+    }
+
+    pub async fn create_customer(&self, org: &str, external_id: &str) -> Value {
+        let resp = self
+            .anonymous(Method::POST, &format!("/v1/organizations/{org}/customers"))
+            .bearer_auth(token(&[org], ALL_SCOPES))
+            .json(&json!({ "external_id": external_id }))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(
+            resp.status(),
+            StatusCode::CREATED,
+            "create {external_id} in {org}"
+        );
+        resp.json().await.expect("customer JSON")
+    }
+
+    /// Registers a customer in [`ORG`] and returns its id.
+    pub async fn customer_id(&self) -> String {
+        let external_id = format!("ext-{}", uuid::Uuid::new_v4());
+        self.create_customer(ORG, &external_id).await["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    }
+
+    pub fn treatment_path(org: &str, id: &str) -> String {
+        format!("/v1/organizations/{org}/customers/{id}/special-treatment")
+    }
+
+    pub async fn put_treatment(&self, id: &str, body: Value) -> Response {
+        self.request(Method::PUT, &Self::treatment_path(ORG, id))
+            .json(&body)
+            .send()
+            .await
+            .expect("send")
+    }
+
+    pub async fn get_treatment(&self, id: &str) -> Response {
+        self.request(Method::GET, &Self::treatment_path(ORG, id))
+            .send()
+            .await
+            .expect("send")
+    }
+
+    /// The stored values, asserting a 200.
+    pub async fn treatment_values(&self, id: &str) -> Vec<String> {
+        let resp = self.get_treatment(id).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body: Value = resp.json().await.expect("JSON");
+        serde_json::from_value(body["values"].clone()).expect("values is a list of strings")
+    }
+
+    /// Stops the server gracefully and starts a new one on the same database.
+    pub async fn restart(mut self) -> TestApp {
+        let settings = self.settings.clone();
+        self.stop().await;
+        let db = self.db.take().expect("the app owns its database");
+        start(settings, db).await
+    }
+
+    /// Stops the server gracefully and waits for it to exit.
+    pub async fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("the server task does not panic")
+                .expect("the server stops cleanly");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// Asserts an `ErrorResponse` with `status` and `code`, and returns its body.
+pub async fn assert_error(resp: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(resp.status(), status, "status");
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "content type {content_type:?}"
+    );
+    let request_id = resp
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("every response has X-Request-Id")
+        .to_owned();
+    let body: Value = resp.json().await.expect("an ErrorResponse is JSON");
+    assert_eq!(body["code"], code, "code in {body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "message in {body}"
+    );
+    assert_eq!(
+        body["request_id"],
+        request_id.as_str(),
+        "request_id equals the header"
+    );
+    body
+}
+
+/// The `details[].field` names of an error body.
+pub fn detail_fields(body: &Value) -> Vec<String> {
+    body["details"]
+        .as_array()
+        .map(|details| {
+            details
+                .iter()
+                .map(|d| d["field"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,11 @@
+//! Integration tests: each test boots the real server on a random port, against its own fresh
+//! database, and talks HTTP to it. SQLite always; PostgreSQL when `TEST_DATABASE_URL` is set
+//! (each test then gets a database of its own, dropped when the test ends).
+
+mod auth;
+mod customers;
+mod errors;
+mod helpers;
+mod openapi;
+mod persistence;
+mod special_treatment;
