@@ -8,6 +8,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use poem::{
     EndpointExt, Server,
     endpoint::BoxEndpoint,
+    get,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
     middleware::CatchPanic,
 };
@@ -15,7 +16,8 @@ use poem::{
 use crate::{
     api,
     auth::{KeySettings, TokenVerifier},
-    http::{RequestContext, panic_response},
+    http::{CorsLayer, RequestContext, ShapeErrors, panic_response},
+    metrics::{Metrics, MetricsAccess, metrics_endpoint},
     repo::{RepoSettings, Repository},
     spec::Spec,
 };
@@ -28,6 +30,10 @@ pub struct Settings {
     pub keys: KeySettings,
     /// On shutdown, how long in-flight requests may take to finish.
     pub shutdown_grace: Duration,
+    /// Browser origins allowed by CORS; empty means no CORS headers at all.
+    pub cors_allowed_origins: Vec<String>,
+    /// When set, `/metrics` needs this bearer token.
+    pub metrics_token: Option<String>,
 }
 
 /// A server ready to run: migrated database, routes, bound listener.
@@ -45,13 +51,26 @@ impl App {
         let repo = Repository::connect(&settings.repo).await?;
         let service = api::service(repo.clone());
         let spec = Arc::new(Spec::generate(&service)?);
-        let route_table = spec.route_table();
+        let mut route_table = spec.route_table();
+        route_table.add("/metrics", "GET");
+        let route_table = Arc::new(route_table);
+        let metrics = Arc::new(Metrics::default());
+        let metrics_access = MetricsAccess {
+            token: settings.metrics_token.clone(),
+        };
+        let cors_origins = settings.cors_allowed_origins.clone();
         let endpoint = spec
             .routes()
+            .at("/metrics", get(metrics_endpoint))
             .nest("/", service)
             .data(verifier)
+            .data(repo.clone())
+            .data(metrics.clone())
+            .data(metrics_access)
             .with(CatchPanic::new().with_handler(panic_response))
-            .with(RequestContext::new(route_table))
+            .with(ShapeErrors::new(route_table.clone()))
+            .with_if(!cors_origins.is_empty(), CorsLayer::new(cors_origins))
+            .with(RequestContext::new(route_table, metrics))
             .boxed();
         let acceptor = TcpListener::bind(settings.listen_addr)
             .into_acceptor()

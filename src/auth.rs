@@ -106,7 +106,9 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Principal> 
     let verifier = req.data::<Arc<TokenVerifier>>().ok_or_else(|| {
         Error::Internal(anyhow::anyhow!("no token verifier in the route data")).into_poem()
     })?;
-    verifier.verify(&bearer.token).map_err(Error::into_poem)
+    let principal = verifier.verify(&bearer.token).map_err(Error::into_poem)?;
+    crate::http::record_actor(&principal.subject);
+    Ok(principal)
 }
 
 /// The keys the server accepts tokens from. The algorithm is the configuration's: a token

@@ -55,6 +55,29 @@ pub struct ServeArgs {
     /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
     #[arg(long, env = "SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
     pub shutdown_grace_ms: u64,
+    /// Browser origins allowed by CORS, comma-separated (e.g. `https://app.example.com`);
+    /// empty: no CORS headers.
+    #[arg(
+        long,
+        env = "CORS_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub cors_allowed_origins: Vec<String>,
+    /// When set, `GET /metrics` needs `Authorization: Bearer <this>`; unset: open.
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+}
+
+impl ServeArgs {
+    /// The CORS origins with blanks dropped (an empty variable means none).
+    pub fn cors_origins(&self) -> Vec<String> {
+        self.cors_allowed_origins
+            .iter()
+            .map(|origin| origin.trim().to_owned())
+            .filter(|origin| !origin.is_empty())
+            .collect()
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

@@ -181,6 +181,9 @@ impl Error {
                 details: vec![],
             };
         }
+        if let Some(e) = err.downcast_ref::<poem::error::CorsError>() {
+            return Error::Forbidden(format!("CORS: {e}"));
+        }
         if err.is::<AuthorizationError>() {
             return Error::Unauthorized {
                 message: "missing bearer token: send Authorization: Bearer <JWT>".to_owned(),

@@ -1,33 +1,51 @@
 //! The middleware every request passes through, whatever route it hits.
 //!
-//! It gives each request an id (an incoming sane `X-Request-Id` is kept), bounds the body at
-//! [`MAX_BODY_BYTES`], turns every failure the framework produces on its own (unknown route,
-//! wrong method, extractor errors, panics) into the same `ErrorResponse` JSON as the handlers'
-//! errors, marks `/v1` answers `Cache-Control: no-store`, and logs one line per request.
+//! [`RequestContext`] (outermost) gives each request an id (an incoming sane `X-Request-Id` is
+//! kept), bounds the body at [`MAX_BODY_BYTES`], marks `/v1` answers `Cache-Control: no-store`,
+//! records metrics and logs one line per request. [`ShapeErrors`] (innermost, around the routes)
+//! turns every failure the framework produces on its own (unknown route, wrong method,
+//! extractor errors) into the same `ErrorResponse` JSON as the handlers' errors. [`CorsLayer`]
+//! sits between them when CORS is configured.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::{Arc, OnceLock},
+    time::Instant,
+};
 
 use poem::{
     Endpoint, IntoResponse, Middleware, Request, Response,
-    http::{HeaderValue, header},
+    http::{HeaderValue, Method, header},
+    middleware::Cors,
 };
 
-use crate::error::Error;
+use crate::{error::Error, metrics::Metrics};
 
 /// Request bodies above this size are refused with 413 before anything else looks at them.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// What the code serving a request may want to know about it, wherever it runs.
+struct RequestScope {
+    id: String,
+    /// The authenticated caller's `sub`, once known.
+    actor: OnceLock<String>,
+}
+
 tokio::task_local! {
-    static REQUEST_ID: String;
+    static SCOPE: Arc<RequestScope>;
 }
 
 /// The id of the request being served, for error bodies and logs.
 pub fn current_request_id() -> String {
-    REQUEST_ID
-        .try_with(Clone::clone)
+    SCOPE
+        .try_with(|scope| scope.id.clone())
         .unwrap_or_else(|_| "none".to_owned())
+}
+
+/// Names the caller in the request's log line (only its `sub`, nothing else of the token).
+pub fn record_actor(subject: &str) {
+    let _ = SCOPE.try_with(|scope| scope.actor.set(subject.to_owned()));
 }
 
 /// An incoming id is echoed only when it is short and plain, so it is safe in logs and headers.
@@ -45,46 +63,64 @@ fn request_id_of(req: &Request) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-/// The methods each path answers, for the `Allow` header of a 405.
+/// The service's routes: their templates and methods, for `Allow`, parameter names and the
+/// `route` label of metrics and logs.
 #[derive(Debug, Default)]
 pub struct RouteTable {
-    routes: Vec<(Vec<String>, Vec<String>)>,
+    routes: Vec<Route>,
+}
+
+#[derive(Debug)]
+struct Route {
+    template: String,
+    segments: Vec<String>,
+    methods: Vec<String>,
 }
 
 impl RouteTable {
     /// `template` uses `{name}` for a path parameter, as the OpenAPI document does.
     pub fn add(&mut self, template: &str, method: &str) {
-        let segments: Vec<String> = template.split('/').map(str::to_owned).collect();
         let method = method.to_ascii_uppercase();
-        match self.routes.iter_mut().find(|(s, _)| *s == segments) {
-            Some((_, methods)) => methods.push(method),
-            None => self.routes.push((segments, vec![method])),
+        match self.routes.iter_mut().find(|r| r.template == template) {
+            Some(route) => route.methods.push(method),
+            None => self.routes.push(Route {
+                template: template.to_owned(),
+                segments: template.split('/').map(str::to_owned).collect(),
+                methods: vec![method],
+            }),
         }
     }
 
-    fn matching(&self, path: &str) -> Option<&(Vec<String>, Vec<String>)> {
+    fn matching(&self, path: &str) -> Option<&Route> {
         let segments: Vec<&str> = path.split('/').collect();
-        self.routes.iter().find(|(template, _)| {
-            template.len() == segments.len()
-                && template
+        self.routes.iter().find(|route| {
+            route.segments.len() == segments.len()
+                && route
+                    .segments
                     .iter()
                     .zip(&segments)
                     .all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
         })
     }
 
+    /// The route template serving `path`, or `unmatched`.
+    pub fn template_of(&self, path: &str) -> &str {
+        self.matching(path)
+            .map_or("unmatched", |route| route.template.as_str())
+    }
+
     /// The `Allow` header value for `path`.
     pub fn allowed_methods(&self, path: &str) -> String {
         self.matching(path)
-            .map(|(_, methods)| methods.join(", "))
+            .map(|route| route.methods.join(", "))
             .unwrap_or_default()
     }
 
     /// poem-openapi names path parameters `param0`, `param1`, ... in its errors; this is the
     /// documented name of the `index`th one of `path`.
     pub fn path_parameter_name(&self, path: &str, index: usize) -> Option<String> {
-        let (template, _) = self.matching(path)?;
-        template
+        self.matching(path)?
+            .segments
             .iter()
             .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
             .nth(index)
@@ -95,13 +131,12 @@ impl RouteTable {
 /// See the module documentation.
 pub struct RequestContext {
     routes: Arc<RouteTable>,
+    metrics: Arc<Metrics>,
 }
 
 impl RequestContext {
-    pub fn new(routes: RouteTable) -> Self {
-        Self {
-            routes: Arc::new(routes),
-        }
+    pub fn new(routes: Arc<RouteTable>, metrics: Arc<Metrics>) -> Self {
+        Self { routes, metrics }
     }
 }
 
@@ -112,6 +147,7 @@ impl<E: Endpoint> Middleware<E> for RequestContext {
         RequestContextEndpoint {
             inner,
             routes: self.routes.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }
@@ -119,47 +155,168 @@ impl<E: Endpoint> Middleware<E> for RequestContext {
 pub struct RequestContextEndpoint<E> {
     inner: E,
     routes: Arc<RouteTable>,
+    metrics: Arc<Metrics>,
 }
 
 impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
-        let request_id = request_id_of(&req);
         let started = Instant::now();
+        let _in_flight = self.metrics.request_started();
+        let scope = Arc::new(RequestScope {
+            id: request_id_of(&req),
+            actor: OnceLock::new(),
+        });
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
-        let mut resp = REQUEST_ID
-            .scope(request_id.clone(), async {
+        let mut resp = SCOPE
+            .scope(scope.clone(), async {
                 let result = match buffer_body(&mut req).await {
                     Ok(()) => self.inner.call(req).await.map(IntoResponse::into_response),
                     Err(err) => Err(err),
                 };
-                match result {
-                    Ok(resp) => resp,
-                    // Typed errors from handlers and the auth checker are already ErrorResponses.
-                    Err(err) if err.is_from_response() => err.into_response(),
-                    Err(err) => Error::from_poem(err, &path, &self.routes).into_response(),
-                }
+                result.unwrap_or_else(|err| error_response(err, &path, &self.routes))
             })
             .await;
 
         let headers = resp.headers_mut();
-        if let Ok(value) = HeaderValue::from_str(&request_id) {
+        if let Ok(value) = HeaderValue::from_str(&scope.id) {
             headers.insert(REQUEST_ID_HEADER, value);
         }
         if path == "/v1" || path.starts_with("/v1/") {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
+        let route = self.routes.template_of(&path);
+        let elapsed = started.elapsed().as_secs_f64();
+        self.metrics
+            .observe(method.as_str(), route, resp.status(), elapsed);
         tracing::info!(
-            %method,
-            %path,
+            method = %method,
+            route,
             status = resp.status().as_u16(),
-            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-            request_id = %request_id,
+            latency_ms = elapsed * 1000.0,
+            request_id = %scope.id,
+            actor = scope.actor.get().map_or("-", String::as_str),
             "request"
         );
         Ok(resp)
+    }
+}
+
+/// Any failure as the `ErrorResponse` it stands for.
+fn error_response(err: poem::Error, path: &str, routes: &RouteTable) -> Response {
+    if err.is_from_response() {
+        // Typed errors from handlers and the auth checker are already ErrorResponses.
+        return err.into_response();
+    }
+    Error::from_poem(err, path, routes).into_response()
+}
+
+/// Turns the routes' own failures into `ErrorResponse`s, inside any layer (CORS) that would
+/// otherwise render them as plain text.
+pub struct ShapeErrors {
+    routes: Arc<RouteTable>,
+}
+
+impl ShapeErrors {
+    pub fn new(routes: Arc<RouteTable>) -> Self {
+        Self { routes }
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for ShapeErrors {
+    type Output = ShapeErrorsEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        ShapeErrorsEndpoint {
+            inner,
+            routes: self.routes.clone(),
+        }
+    }
+}
+
+pub struct ShapeErrorsEndpoint<E> {
+    inner: E,
+    routes: Arc<RouteTable>,
+}
+
+impl<E: Endpoint> Endpoint for ShapeErrorsEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let path = req.uri().path().to_owned();
+        Ok(match self.inner.call(req).await {
+            Ok(resp) => resp.into_response(),
+            Err(err) => error_response(err, &path, &self.routes),
+        })
+    }
+}
+
+/// CORS for browser frontends, on poem's `Cors`. Preflights from unlisted origins are refused
+/// (403); an actual request from an unlisted origin is served without CORS headers (the
+/// browser then withholds the answer), so CORS never overrides the API's own error order.
+pub struct CorsLayer {
+    origins: Vec<String>,
+}
+
+impl CorsLayer {
+    pub fn new(origins: Vec<String>) -> Self {
+        Self { origins }
+    }
+}
+
+impl<E: Endpoint + 'static> Middleware<E> for CorsLayer {
+    type Output = CorsEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        let inner = Arc::new(inner);
+        let cors = Cors::new()
+            .allow_origins(self.origins.iter().map(String::as_str))
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+            .allow_headers(["authorization", "content-type", REQUEST_ID_HEADER])
+            .expose_headers([
+                REQUEST_ID_HEADER,
+                "location",
+                "retry-after",
+                "www-authenticate",
+            ])
+            .max_age(600);
+        CorsEndpoint {
+            with_cors: cors.transform(inner.clone()),
+            inner,
+            origins: self.origins.clone(),
+        }
+    }
+}
+
+pub struct CorsEndpoint<E: Endpoint + 'static> {
+    with_cors: <Cors as Middleware<Arc<E>>>::Output,
+    inner: Arc<E>,
+    origins: Vec<String>,
+}
+
+impl<E: Endpoint + 'static> Endpoint for CorsEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let preflight = req.method() == Method::OPTIONS
+            && req
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        let listed = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|o| o.to_str().ok())
+            .is_some_and(|origin| self.origins.iter().any(|o| o == origin));
+        if preflight || listed {
+            self.with_cors
+                .call(req)
+                .await
+                .map(IntoResponse::into_response)
+        } else {
+            self.inner.call(req).await.map(IntoResponse::into_response)
+        }
     }
 }
 

@@ -14,6 +14,7 @@
 //! - [`domain`]: request data parsed into validated values, with the contract's rules.
 //! - [`repo`]: SeaORM persistence; database failures mapped to [`error::Error`].
 //! - [`spec`]: the OpenAPI document and Swagger UI.
+//! - [`metrics`]: Prometheus metrics at `/metrics`.
 //! - [`telemetry`]: logging setup.
 //!
 //! The `entity` and `migration` crates hold the SeaORM entity and the schema migrations.
@@ -25,6 +26,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod repo;
 pub mod spec;
 pub mod telemetry;

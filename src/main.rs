@@ -61,6 +61,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         repo: args.database.settings(),
         keys,
         shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
+        cors_allowed_origins: args.cors_origins(),
+        metrics_token: args.metrics_token.clone().filter(|t| !t.is_empty()),
     };
     let app = App::build(settings).await?;
     tracing::info!(addr = %app.local_addr(), "serving; Swagger UI at /docs");

@@ -4,8 +4,8 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::customer::{self, ActiveModel, Column, Entity};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
-    sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    SqlErr, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -48,22 +48,17 @@ impl Repository {
             created_at: Set(now),
             updated_at: Set(now),
         };
-        let inserted = tokio::time::timeout(
-            self.statement_timeout,
-            Entity::insert(row).exec_with_returning(&self.db),
-        )
-        .await
-        .map_err(|_| Error::Timeout)?;
-        match inserted {
-            Ok(model) => Ok(model.into()),
-            Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-                Err(Error::Conflict(format!(
-                    "external_id {:?} is already registered in organization {org:?}",
-                    new.external_id
-                )))
-            }
-            Err(err) => Err(map_db_error(err)),
-        }
+        let conflict = |err: DbErr| match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => Error::Conflict(format!(
+                "external_id {:?} is already registered in organization {org:?}",
+                new.external_id
+            )),
+            _ => map_db_error(err),
+        };
+        let created = self
+            .run_with(|db| Entity::insert(row).exec_with_returning(db), conflict)
+            .await?;
+        Ok(created.into())
     }
 
     pub async fn get_customer(&self, org: &str, id: Uuid) -> Result<Customer, Error> {

@@ -7,10 +7,21 @@
 //! is `Timeout` (504), anything unexpected is `Internal` (500, logged, never shown).
 
 pub mod customers;
+mod migrate;
+mod pool;
 
-use std::{future::Future, path::Path, time::Duration};
+pub use pool::PoolStats;
 
-use migration::{Migrator, MigratorTrait};
+use std::{
+    future::Future,
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
 
 use crate::error::Error;
@@ -29,6 +40,8 @@ pub struct RepoSettings {
 pub struct Repository {
     db: DatabaseConnection,
     statement_timeout: Duration,
+    /// Repository calls started and not yet finished, for the pool's `waiting` gauge.
+    calls: Arc<AtomicUsize>,
 }
 
 impl Repository {
@@ -64,10 +77,11 @@ impl Repository {
             options.statement_timeout(settings.statement_timeout);
         }
         let db = Database::connect(options).await?;
-        Migrator::up(&db, None).await?;
+        migrate::apply(&db).await?;
         Ok(Repository {
             db,
             statement_timeout: settings.statement_timeout,
+            calls: Arc::default(),
         })
     }
 
@@ -96,10 +110,47 @@ impl Repository {
         F: FnOnce(&'a DatabaseConnection) -> Fut,
         Fut: Future<Output = Result<T, DbErr>> + 'a,
     {
+        self.run_with(call, map_db_error).await
+    }
+
+    /// [`Repository::run`] for a caller that turns some failures (a constraint it knows the
+    /// meaning of) into errors of its own; the rest it hands to [`map_db_error`].
+    pub(crate) async fn run_with<'a, T, F, Fut>(
+        &'a self,
+        call: F,
+        on_error: impl FnOnce(DbErr) -> Error,
+    ) -> Result<T, Error>
+    where
+        F: FnOnce(&'a DatabaseConnection) -> Fut,
+        Fut: Future<Output = Result<T, DbErr>> + 'a,
+    {
+        let _counted = CallInProgress::start(&self.calls);
         match tokio::time::timeout(self.statement_timeout, call(&self.db)).await {
-            Ok(result) => result.map_err(map_db_error),
+            Ok(result) => result.map_err(on_error),
             Err(_) => Err(Error::Timeout),
         }
+    }
+}
+
+/// Counts a repository call while it runs, however it ends.
+struct CallInProgress<'a>(&'a AtomicUsize);
+
+impl<'a> CallInProgress<'a> {
+    fn start(calls: &'a AtomicUsize) -> Self {
+        calls.fetch_add(1, Ordering::Relaxed);
+        CallInProgress(calls)
+    }
+}
+
+impl Drop for CallInProgress<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Repository {
+    pub(crate) fn calls_in_progress(&self) -> usize {
+        self.calls.load(Ordering::Relaxed)
     }
 }
 
@@ -155,6 +206,7 @@ impl Repository {
         Repository {
             db: DatabaseConnection::default(),
             statement_timeout: Duration::from_secs(1),
+            calls: Arc::default(),
         }
     }
 }

@@ -119,6 +119,8 @@ pub fn test_settings(database_url: String) -> Settings {
             ..KeySettings::default()
         },
         shutdown_grace: Duration::from_secs(5),
+        cors_allowed_origins: vec![],
+        metrics_token: None,
     }
 }
 

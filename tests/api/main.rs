@@ -7,5 +7,6 @@ mod customers;
 mod errors;
 mod helpers;
 mod openapi;
+mod operations;
 mod persistence;
 mod special_treatment;

@@ -1,0 +1,189 @@
+//! Prometheus metrics, served at `GET /metrics` in the text exposition format.
+//!
+//! Requests are labelled by method, route template (`/v1/organizations/{org_id}/...`, never a
+//! raw path with ids) and status. Repository errors are counted by kind from the answer's
+//! status: by contract `503` is always `service_unavailable` and `504` always
+//! `repository_timeout`. Pool gauges are read at scrape time.
+
+use std::sync::Arc;
+
+use poem::{
+    IntoResponse, Response, handler,
+    http::{HeaderMap, StatusCode, header},
+    web::Data,
+};
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
+};
+
+use crate::{error::Error, repo::Repository};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorKindLabels {
+    kind: &'static str,
+}
+
+/// The service's metrics. One per server, so tests that run servers side by side don't mix.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RequestLabels, Histogram>,
+    in_flight: Gauge,
+    repository_errors: Family<ErrorKindLabels, Counter>,
+    pool_size: Gauge,
+    pool_idle: Gauge,
+    pool_waiting: Gauge,
+}
+
+/// Latency buckets in seconds: from well under a millisecond to the 5 s statement timeout.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("customers_api");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RequestLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(LATENCY_BUCKETS)
+        });
+        let in_flight = Gauge::default();
+        let repository_errors = Family::<ErrorKindLabels, Counter>::default();
+        let (pool_size, pool_idle, pool_waiting) =
+            (Gauge::default(), Gauge::default(), Gauge::default());
+        registry.register("http_requests", "HTTP requests answered", requests.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "Time from receiving a request to its answer",
+            latency.clone(),
+        );
+        registry.register(
+            "http_requests_in_flight",
+            "Requests being served now",
+            in_flight.clone(),
+        );
+        registry.register(
+            "repository_errors",
+            "Repository failures answered: unavailable (503) or timeout (504)",
+            repository_errors.clone(),
+        );
+        registry.register(
+            "db_pool_connections",
+            "Open database connections",
+            pool_size.clone(),
+        );
+        registry.register(
+            "db_pool_idle_connections",
+            "Idle database connections",
+            pool_idle.clone(),
+        );
+        registry.register(
+            "db_pool_waiting_calls",
+            "Repository calls waiting for a database connection",
+            pool_waiting.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            in_flight,
+            repository_errors,
+            pool_size,
+            pool_idle,
+            pool_waiting,
+        }
+    }
+}
+
+impl Metrics {
+    /// Marks a request as started; the guard records it as finished when dropped.
+    pub fn request_started(&self) -> InFlight<'_> {
+        self.in_flight.inc();
+        InFlight(&self.in_flight)
+    }
+
+    pub fn observe(&self, method: &str, route: &str, status: StatusCode, seconds: f64) {
+        let labels = RequestLabels {
+            method: method.to_owned(),
+            route: route.to_owned(),
+            status: status.as_u16(),
+        };
+        self.requests.get_or_create(&labels).inc();
+        self.latency.get_or_create(&labels).observe(seconds);
+        let kind = match status {
+            StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+            StatusCode::GATEWAY_TIMEOUT => "timeout",
+            _ => return,
+        };
+        self.repository_errors
+            .get_or_create(&ErrorKindLabels { kind })
+            .inc();
+    }
+
+    fn render(&self, repo: &Repository) -> Result<String, std::fmt::Error> {
+        let pool = repo.pool_stats();
+        self.pool_size.set(i64::from(pool.size));
+        self.pool_idle.set(pool.idle as i64);
+        self.pool_waiting.set(pool.waiting as i64);
+        let mut text = String::new();
+        encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+/// Decrements the in-flight gauge when the request is done, however it ends.
+pub struct InFlight<'a>(&'a Gauge);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Who may scrape: anyone, unless a bearer token is configured for `/metrics`.
+#[derive(Clone, Default)]
+pub struct MetricsAccess {
+    pub token: Option<String>,
+}
+
+#[handler]
+pub fn metrics_endpoint(
+    metrics: Data<&Arc<Metrics>>,
+    repo: Data<&Repository>,
+    access: Data<&MetricsAccess>,
+    headers: &HeaderMap,
+) -> Response {
+    if let Some(expected) = &access.token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !presented.is_some_and(|p| constant_time_eq(p.as_bytes(), expected.as_bytes())) {
+            return Error::Unauthorized {
+                message: "/metrics needs the configured METRICS_TOKEN as a bearer token".to_owned(),
+                token_presented: presented.is_some(),
+            }
+            .into_response();
+        }
+    }
+    match metrics.render(&repo) {
+        Ok(text) => text
+            .with_content_type("text/plain; version=0.0.4; charset=utf-8")
+            .into_response(),
+        Err(e) => Error::Internal(anyhow::anyhow!("encoding metrics: {e}")).into_response(),
+    }
+}
+
+/// Compares secrets without revealing, through timing, how much of a guess was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,38 @@
+//! Connection pool statistics, for `/metrics`.
+
+use sea_orm::DbBackend;
+
+use super::Repository;
+
+/// The pool's state at one instant.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PoolStats {
+    /// Open connections.
+    pub size: u32,
+    /// Open connections not in use.
+    pub idle: usize,
+    /// Repository calls in progress beyond the connections in use: waiting for one.
+    pub waiting: usize,
+}
+
+impl Repository {
+    pub fn pool_stats(&self) -> PoolStats {
+        let (size, idle) = match self.db.get_database_backend() {
+            DbBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            DbBackend::Sqlite => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            _ => (0, 0),
+        };
+        let in_use = (size as usize).saturating_sub(idle);
+        PoolStats {
+            size,
+            idle,
+            waiting: self.calls_in_progress().saturating_sub(in_use),
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! Operating the service: metrics, request logs, CORS, several replicas on one database.
+
+use std::{
+    io::Read,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    ORG, SECRET, TestApp, TestDb, assert_error, spawn_app, spawn_app_with, token,
+};
+
+const TREATMENT_ROUTE: &str =
+    "/v1/organizations/{org_id}/customers/{customer_id}/special-treatment";
+
+async fn scrape(app: &TestApp) -> String {
+    let resp = app.anonymous(Method::GET, "/metrics").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    resp.text().await.unwrap()
+}
+
+/// The value of the sample whose name and labels are exactly `series`.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        line.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_and_status() {
+    let app = spawn_app().await;
+    let id = app.customer_id().await;
+    app.put_treatment(&id, json!({"values": ["vip"]})).await;
+    app.get_treatment(&id).await;
+    app.get_treatment(&id).await;
+    app.get_treatment(&uuid::Uuid::new_v4().to_string()).await;
+    app.anonymous(Method::GET, "/no/such/route")
+        .send()
+        .await
+        .unwrap();
+
+    let text = scrape(&app).await;
+    let get_ok = format!(
+        "customers_api_http_requests_total{{method=\"GET\",route=\"{TREATMENT_ROUTE}\",status=\"200\"}}"
+    );
+    assert_eq!(sample(&text, &get_ok), Some(2.0), "{text}");
+    let get_missing = get_ok.replace("\"200\"", "\"404\"");
+    assert_eq!(sample(&text, &get_missing), Some(1.0));
+    let put_ok = get_ok.replace("GET", "PUT").replace("\"200\"", "\"204\"");
+    assert_eq!(sample(&text, &put_ok), Some(1.0));
+    let created = "customers_api_http_requests_total{method=\"POST\",route=\"/v1/organizations/{org_id}/customers\",status=\"201\"}";
+    assert_eq!(sample(&text, created), Some(1.0));
+    let unmatched =
+        "customers_api_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"}";
+    assert_eq!(sample(&text, unmatched), Some(1.0));
+
+    let histogram_count = format!(
+        "customers_api_http_request_duration_seconds_count{{method=\"GET\",route=\"{TREATMENT_ROUTE}\",status=\"200\"}}"
+    );
+    assert_eq!(sample(&text, &histogram_count), Some(2.0));
+    // The scrape itself is in flight while it renders.
+    assert_eq!(
+        sample(&text, "customers_api_http_requests_in_flight"),
+        Some(1.0)
+    );
+    assert!(sample(&text, "customers_api_db_pool_connections").is_some_and(|n| n >= 1.0));
+    assert!(sample(&text, "customers_api_db_pool_idle_connections").is_some());
+    assert_eq!(
+        sample(&text, "customers_api_db_pool_waiting_calls"),
+        Some(0.0)
+    );
+    assert!(!text.contains(&id), "no raw ids in metric labels");
+}
+
+#[tokio::test]
+async fn repository_timeouts_are_counted_by_kind() {
+    let app = spawn_app_with(|s| s.repo.statement_timeout = Duration::from_millis(300)).await;
+    let id = app.customer_id().await;
+    // Another connection holds the customer's row (SQLite: the write lock) in an open
+    // transaction, so the PUTs wait past the statement timeout.
+    let locker = Database::connect(&app.settings.repo.database_url)
+        .await
+        .unwrap();
+    let txn = locker.begin().await.unwrap();
+    txn.execute_unprepared("UPDATE customers SET display_name = 'locked'")
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let resp = app.put_treatment(&id, json!({"values": ["vip"]})).await;
+        assert_error(resp, StatusCode::GATEWAY_TIMEOUT, "repository_timeout").await;
+    }
+    txn.rollback().await.unwrap();
+    let text = scrape(&app).await;
+    assert_eq!(
+        sample(
+            &text,
+            "customers_api_repository_errors_total{kind=\"timeout\"}"
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "customers_api_repository_errors_total{kind=\"unavailable\"}"
+        ),
+        None
+    );
+}
+
+#[tokio::test]
+async fn metrics_can_require_a_token() {
+    let app = spawn_app_with(|s| s.metrics_token = Some("scrape-secret".to_owned())).await;
+    let resp = app.anonymous(Method::GET, "/metrics").send().await.unwrap();
+    assert_error(resp, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let resp = app
+        .anonymous(Method::GET, "/metrics")
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let resp = app
+        .anonymous(Method::GET, "/metrics")
+        .bearer_auth("scrape-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+const FRONTEND: &str = "https://app.example.com";
+
+#[tokio::test]
+async fn cors_preflight_is_answered_for_a_listed_origin_and_refused_otherwise() {
+    let app = spawn_app_with(|s| s.cors_allowed_origins = vec![FRONTEND.to_owned()]).await;
+    let path = TestApp::treatment_path(ORG, &uuid::Uuid::new_v4().to_string());
+    let preflight = |origin: &str| {
+        app.anonymous(Method::OPTIONS, &path)
+            .header("origin", origin)
+            .header("access-control-request-method", "PUT")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+    };
+
+    let resp = preflight(FRONTEND).send().await.unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let headers = resp.headers();
+    assert_eq!(headers["access-control-allow-origin"], FRONTEND);
+    let methods = headers["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_ascii_uppercase();
+    for method in ["GET", "PUT", "POST", "DELETE"] {
+        assert!(methods.contains(method), "{methods}");
+    }
+    let allowed = headers["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        allowed.contains("authorization") && allowed.contains("content-type"),
+        "{allowed}"
+    );
+    assert!(headers.contains_key("x-request-id"));
+
+    let resp = preflight("https://evil.example.net").send().await.unwrap();
+    assert!(!resp.headers().contains_key("access-control-allow-origin"));
+    assert_error(resp, StatusCode::FORBIDDEN, "forbidden").await;
+
+    // Actual requests: the listed origin gets CORS headers exposing X-Request-Id.
+    let id = app.customer_id().await;
+    let resp = app
+        .request(Method::GET, &TestApp::treatment_path(ORG, &id))
+        .header("origin", FRONTEND)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["access-control-allow-origin"], FRONTEND);
+    let exposed = resp.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(exposed.contains("x-request-id"), "{exposed}");
+
+    // An unlisted origin is served as usual, without CORS headers: the browser withholds it,
+    // and the API's own error order (401 first) is unchanged.
+    let resp = app
+        .anonymous(Method::GET, &TestApp::treatment_path(ORG, &id))
+        .header("origin", "https://evil.example.net")
+        .send()
+        .await
+        .unwrap();
+    assert!(!resp.headers().contains_key("access-control-allow-origin"));
+    assert_error(resp, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn without_cors_configured_there_are_no_cors_headers() {
+    let app = spawn_app().await;
+    let path = TestApp::treatment_path(ORG, &uuid::Uuid::new_v4().to_string());
+    let resp = app
+        .anonymous(Method::OPTIONS, &path)
+        .header("origin", FRONTEND)
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert!(!resp.headers().contains_key("access-control-allow-origin"));
+    assert_error(resp, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+}
+
+/// The real binary, serving on a port of its own; killed when dropped.
+struct ServerProcess {
+    child: Child,
+    base: String,
+}
+
+impl ServerProcess {
+    fn start(database_url: &str, envs: &[(&str, &str)]) -> ServerProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_customers-api"))
+            .arg("serve")
+            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env("DATABASE_URL", database_url)
+            .env("JWT_SECRET", SECRET)
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start customers-api");
+        ServerProcess {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Waits until `/readyz` answers 200.
+    async fn wait_ready(&mut self, client: &reqwest::Client) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = client.get(format!("{}/readyz", self.base)).send().await;
+            if ready.is_ok_and(|resp| resp.status() == StatusCode::OK) {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let mut stderr = String::new();
+                self.child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut stderr)
+                    .ok();
+                panic!("the server exited with {status}: {stderr}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not become ready in 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops the process (SIGKILL) and returns what it logged.
+    fn stop(mut self) -> String {
+        self.child.kill().ok();
+        self.child.wait().ok();
+        let mut stderr = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .ok();
+        stderr
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn two_replicas_started_at_once_on_one_postgresql_database_both_serve() {
+    let (db, url) = TestDb::create().await;
+    if !matches!(db, TestDb::Postgres { .. }) {
+        eprintln!(
+            "skipped on SQLite: replicas share a PostgreSQL database (CI runs it with TEST_DATABASE_URL)"
+        );
+        return;
+    }
+    let client = client();
+    // Both start before either has migrated the fresh database.
+    let mut first = ServerProcess::start(&url, &[]);
+    let mut second = ServerProcess::start(&url, &[]);
+    first.wait_ready(&client).await;
+    second.wait_ready(&client).await;
+
+    let token = token(&[ORG], crate::helpers::ALL_SCOPES);
+    let created: Value = client
+        .post(format!("{}/v1/organizations/{ORG}/customers", first.base))
+        .bearer_auth(&token)
+        .json(&json!({"external_id": "shared"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let resp = client
+        .put(format!(
+            "{}{}",
+            second.base,
+            TestApp::treatment_path(ORG, id)
+        ))
+        .bearer_auth(&token)
+        .json(&json!({"values": ["vip"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let read: Value = client
+        .get(format!(
+            "{}{}",
+            first.base,
+            TestApp::treatment_path(ORG, id)
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read, json!({"values": ["vip"]}));
+    drop((first, second));
+    drop(db);
+}
+
+#[tokio::test]
+async fn json_logs_have_one_line_per_request_with_route_actor_and_no_secrets() {
+    let (db, url) = TestDb::create().await;
+    let client = client();
+    let mut server = ServerProcess::start(&url, &[("LOG_FORMAT", "json"), ("RUST_LOG", "info")]);
+    server.wait_ready(&client).await;
+    let token = token(&[ORG], crate::helpers::ALL_SCOPES);
+    let created: Value = client
+        .post(format!("{}/v1/organizations/{ORG}/customers", server.base))
+        .bearer_auth(&token)
+        .header("x-request-id", "log-test-1")
+        .json(&json!({"external_id": "secret-external-id", "display_name": "Secret Name"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(created["id"].is_string());
+    let logs = server.stop();
+    drop(db);
+
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    let request_line = lines
+        .iter()
+        .find(|l| l["message"] == "request" && l["request_id"] == "log-test-1")
+        .unwrap_or_else(|| panic!("a request line in {logs}"));
+    assert_eq!(request_line["method"], "POST");
+    assert_eq!(
+        request_line["route"],
+        "/v1/organizations/{org_id}/customers"
+    );
+    assert_eq!(request_line["status"], 201);
+    assert_eq!(request_line["actor"], "tester");
+    assert!(request_line["latency_ms"].is_number());
+    for secret in [token.as_str(), "secret-external-id", "Secret Name", SECRET] {
+        assert!(!logs.contains(secret), "the logs contain {secret:?}");
+    }
+}
