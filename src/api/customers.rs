@@ -1,6 +1,9 @@
 //! Customers (the seed's "Customers — External customers" section).
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use base64::{
+    Engine, alphabet,
+    engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig},
+};
 use poem_openapi::{
     ApiResponse, OpenApi,
     param::{Path, Query},
@@ -62,13 +65,22 @@ fn default_limit() -> u32 {
     DEFAULT_LIMIT
 }
 
-/// Cursors are opaque to clients: the last id of a page, base64url-encoded.
+/// Cursors are opaque to clients: the last id of a page, base64url-encoded (22 characters).
+/// Trailing bits are allowed so that every string the documented pattern admits decodes.
+const CURSOR: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(true),
+);
+
 fn encode_cursor(after: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(after.as_bytes())
+    CURSOR.encode(after.as_bytes())
 }
 
 fn decode_cursor(cursor: &str) -> Result<Uuid, Error> {
-    URL_SAFE_NO_PAD
+    CURSOR
         .decode(cursor)
         .ok()
         .and_then(|bytes| Uuid::from_slice(&bytes).ok())
@@ -135,7 +147,7 @@ impl CustomersApi {
         )]
         limit: Query<u32>,
         /// Opaque position from a previous page's `next_cursor`.
-        #[oai(validator(max_length = 64))]
+        #[oai(validator(pattern = "^[A-Za-z0-9_-]{22}$"))]
         cursor: Query<Option<String>>,
         /// Only the customer with exactly this `external_id`.
         #[oai(validator(min_length = 1, max_length = 128))]

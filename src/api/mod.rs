@@ -10,7 +10,7 @@ pub mod service;
 pub mod special_treatment;
 pub mod types;
 
-use poem_openapi::{OpenApiService, Tags};
+use poem_openapi::{LicenseObject, OpenApiService, ServerObject, Tags};
 
 use crate::{auth::BearerAuth, error::ApiError, repo::Repository};
 
@@ -66,7 +66,11 @@ pub fn service(repo: Repository) -> OpenApiService<Api, ()> {
         customers::CustomersApi { repo: repo.clone() },
         service::ServiceApi { repo },
     );
-    OpenApiService::new(api, "Customers API", API_VERSION).description(DESCRIPTION)
+    OpenApiService::new(api, "Customers API", API_VERSION)
+        .description(DESCRIPTION)
+        .license(LicenseObject::new("MIT").url("https://opensource.org/licenses/MIT"))
+        // Relative: the document describes the server that serves it, wherever that is.
+        .server(ServerObject::new("/").description("The server this document is served from"))
 }
 
 /// The operations' result: a documented success or a documented error.
