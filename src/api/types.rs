@@ -176,33 +176,24 @@ impl<T: ParseFromJSON> ParseFromJSON for Nullable<T> {
     }
 }
 
-/// `org_id` path parameter: an organization name, checked before the handler runs.
+/// `org_id` path parameter: an organization name, checked before the handler runs. A named
+/// schema, so that generated clients have one `OrgId` type for every operation.
 pub struct OrgId(pub String);
 
-impl Type for OrgId {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
-
-    fn name() -> Cow<'static, str> {
-        "OrgId".into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Inline(Box::new(MetaSchema {
+impl OrgId {
+    fn schema(_: &mut Registry) -> MetaSchema {
+        MetaSchema {
+            title: Some("OrgId".to_owned()),
+            description: Some(
+                "Organization name: 1-64 characters, letters and digits, then also `.`, `_`, `-`.",
+            ),
             example: Some(json!("acme")),
             ..string_schema(ORG_ID_MAX_CHARS, ORG_ID_PATTERN)
-        }))
-    }
-
-    fn as_raw_value(&self) -> Option<&Self> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
-        Box::new(std::iter::once(self))
+        }
     }
 }
+
+named_schema!(OrgId, "OrgId");
 
 impl ParseFromParameter for OrgId {
     fn parse_from_parameter(value: &str) -> ParseResult<Self> {

@@ -1,0 +1,63 @@
+// The client scenario against a live server, through the TypeScript client generated from
+// openapi.yaml: register a customer, set and read its special treatment, and get a typed
+// ErrorResponse for a bad body. Any mismatch between spec and server fails here.
+import createClient from "openapi-fetch";
+import type { components, paths } from "./generated/schema.js";
+
+type ErrorResponse = components["schemas"]["ErrorResponse"];
+
+const baseUrl = process.env.CAPI_URL ?? "http://127.0.0.1:8080";
+const token = process.env.CAPI_TOKEN;
+if (!token) throw new Error("CAPI_TOKEN is not set");
+const org = process.env.CAPI_ORG ?? "acme";
+
+const client = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${token}` } });
+
+function check(condition: boolean, what: string): asserts condition {
+  if (!condition) throw new Error(`scenario failed: ${what}`);
+  console.log(`ok - ${what}`);
+}
+
+const externalId = `ts-sdk-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+const created = await client.POST("/v1/organizations/{org_id}/customers", {
+  params: { path: { org_id: org } },
+  body: { external_id: externalId, display_name: "TypeScript SDK" },
+});
+check(created.response.status === 201 && created.data !== undefined, "customer registered (201)");
+const customer = created.data;
+check(customer.external_id === externalId && customer.display_name === "TypeScript SDK", "customer body is typed");
+check(created.response.headers.get("location")?.endsWith(customer.id) === true, "Location names the customer");
+
+const path = { org_id: org, customer_id: customer.id };
+const initial = await client.GET("/v1/organizations/{org_id}/customers/{customer_id}/special-treatment", {
+  params: { path },
+});
+check(initial.data !== undefined && initial.data.values?.length === 0, "a new customer has no special treatment");
+
+const set = await client.PUT("/v1/organizations/{org_id}/customers/{customer_id}/special-treatment", {
+  params: { path },
+  body: { values: ["vulnerable", "no-marketing"] },
+});
+check(set.response.status === 204, "special treatment set (204)");
+
+const read = await client.GET("/v1/organizations/{org_id}/customers/{customer_id}/special-treatment", {
+  params: { path },
+});
+check(
+  JSON.stringify(read.data?.values) === JSON.stringify(["vulnerable", "no-marketing"]),
+  "special treatment read back in order",
+);
+
+const bad = await client.PUT("/v1/organizations/{org_id}/customers/{customer_id}/special-treatment", {
+  params: { path },
+  body: { values: ["vip", "vip"] },
+});
+const error: ErrorResponse | undefined = bad.error;
+check(bad.response.status === 400 && error !== undefined, "a bad body is a 400");
+check(error.code === "invalid_request_body", "typed ErrorResponse.code");
+check(error.details?.[0]?.field === "values[1]", "typed ErrorResponse.details names the field");
+check(error.request_id === bad.response.headers.get("x-request-id"), "request_id matches X-Request-Id");
+
+const deleted = await client.DELETE("/v1/organizations/{org_id}/customers/{customer_id}", { params: { path } });
+check(deleted.response.status === 204, "customer deleted (204)");
+console.log("typescript scenario: passed");

@@ -1,0 +1,89 @@
+//! The client scenario against a live server, through the client progenitor generates from
+//! `openapi.yaml`: register a customer, set and read its special treatment, and get a typed
+//! `ErrorResponse` for a bad body. `conformance/run` starts the server and sets `CAPI_URL`,
+//! `CAPI_TOKEN` and `CAPI_ORG`.
+
+use customers_api_sdk_check::{Client, Error, types};
+
+fn client() -> (Client, types::OrgId) {
+    let url = std::env::var("CAPI_URL").expect("CAPI_URL: run through conformance/run");
+    let token = std::env::var("CAPI_TOKEN").expect("CAPI_TOKEN: run through conformance/run");
+    let org = std::env::var("CAPI_ORG").unwrap_or_else(|_| "acme".to_owned());
+    let mut headers = reqwest::header::HeaderMap::new();
+    let bearer = format!("Bearer {token}").parse().expect("a header value");
+    headers.insert(reqwest::header::AUTHORIZATION, bearer);
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .default_headers(headers)
+        .build()
+        .expect("an HTTP client");
+    let org = types::OrgId::try_from(org).expect("a valid organization name");
+    (Client::new_with_client(&url, http), org)
+}
+
+fn values(items: &[&str]) -> types::CustomerSpecialTreatment {
+    types::SpecialTreatmentValues {
+        values: Some(items.iter().map(|v| v.parse().expect("a valid value")).collect()),
+    }
+    .into()
+}
+
+#[tokio::test]
+async fn register_set_read_and_a_typed_error() {
+    let (client, org) = client();
+    let external_id = format!("rust-sdk-{}", uuid::Uuid::new_v4());
+    let new = types::NewCustomer {
+        external_id: external_id.clone().try_into().expect("a valid external id"),
+        display_name: Some("Rust SDK".to_owned().try_into().expect("a valid name")),
+    };
+    let created = client.create_customer(&org, &new).await.expect("customer registered");
+    assert_eq!(created.status(), 201);
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
+    let customer = created.into_inner();
+    assert_eq!(customer.external_id, external_id);
+    assert_eq!(customer.display_name.as_deref(), Some("Rust SDK"));
+    assert!(location.ends_with(&customer.id.to_string()));
+    println!("ok - customer registered (201)");
+
+    let initial = client
+        .get_customer_special_treatment(&org, &customer.id)
+        .await
+        .expect("special treatment read")
+        .into_inner();
+    assert_eq!(initial.values.as_deref().map(<[_]>::len), Some(0));
+    println!("ok - a new customer has no special treatment");
+
+    let set = client
+        .set_customer_special_treatment(&org, &customer.id, &values(&["vulnerable", "no-marketing"]))
+        .await
+        .expect("special treatment set");
+    assert_eq!(set.status(), 204);
+    let read = client
+        .get_customer_special_treatment(&org, &customer.id)
+        .await
+        .expect("special treatment read")
+        .into_inner();
+    let read: Vec<String> = read.0.values.unwrap_or_default().into_iter().map(String::from).collect();
+    assert_eq!(read, ["vulnerable", "no-marketing"]);
+    println!("ok - special treatment set (204) and read back in order");
+
+    match client
+        .set_customer_special_treatment(&org, &customer.id, &values(&["vip", "vip"]))
+        .await
+    {
+        Err(Error::ErrorResponse(error)) => {
+            assert_eq!(error.status(), 400);
+            let request_id = error.headers()["x-request-id"].to_str().unwrap().to_owned();
+            let body = error.into_inner();
+            assert_eq!(body.code, "invalid_request_body");
+            assert_eq!(body.details[0].field, "values[1]");
+            assert_eq!(body.request_id, request_id);
+        }
+        other => panic!("expected a typed ErrorResponse, got {other:?}"),
+    }
+    println!("ok - a bad body is a typed 400 ErrorResponse");
+
+    let deleted = client.delete_customer(&org, &customer.id).await.expect("deleted");
+    assert_eq!(deleted.status(), 204);
+    println!("rust scenario: passed");
+}
