@@ -1,14 +1,21 @@
 //! Authentication (401) and authorization (403) on every `/v1` operation, their precedence over
-//! the other errors, and the accepted algorithms (HS256, RS256, ES256).
+//! the other errors, the accepted algorithms (HS256, RS256, ES256), and the `token` subcommand.
 //!
 //! The RSA and EC key pairs are generated when the test binary first needs them: no private key
 //! is committed.
 
-use std::sync::LazyLock;
+use std::{
+    ffi::OsStr,
+    os::unix::fs::PermissionsExt,
+    path::{Path, PathBuf},
+    process::{Output, Stdio},
+    sync::LazyLock,
+    time::{Duration, Instant},
+};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use customers_api::auth::KeySettings;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, header::WWW_AUTHENTICATE};
 use serde_json::{Value, json};
 
@@ -19,6 +26,8 @@ const OTHER_ORG: &str = "globex";
 const ISSUER: &str = "https://issuer.example";
 const AUDIENCE: &str = "customers-api";
 const CHALLENGE: &str = r#"Bearer realm="customers-api""#;
+/// How long a child process of the binary may take before the test gives up on it.
+const PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------------------------------------
 // The six operations.
@@ -900,4 +909,380 @@ async fn with_a_secret_and_a_public_key_both_algorithms_are_accepted() {
         .call(Op::ListCustomers, ORG, bearer(&es256).as_deref())
         .await;
     assert_unauthorized(resp, true, "ES256 not configured").await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The `token` subcommand and a server process of the binary
+
+const BINARY: &str = env!("CARGO_BIN_EXE_customers-api");
+
+/// Runs the binary in `dir` with exactly `env` (nothing inherited), bounded in time.
+async fn run_binary(dir: &Path, args: &[&str], env: &[(&str, &OsStr)]) -> Output {
+    let mut command = tokio::process::Command::new(BINARY);
+    command
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    tokio::time::timeout(PROCESS_TIMEOUT, command.output())
+        .await
+        .unwrap_or_else(|_| panic!("`customers-api {args:?}` finishes within {PROCESS_TIMEOUT:?}"))
+        .expect("run the binary")
+}
+
+/// `customers-api token ARGS` succeeds and prints one token.
+async fn mint(dir: &Path, args: &[&str], env: &[(&str, &OsStr)]) -> String {
+    let output = run_binary(dir, &[&["token"][..], args].concat(), env).await;
+    assert!(
+        output.status.success(),
+        "token {args:?}: {:?} {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).expect("UTF-8");
+    let token = stdout.trim();
+    assert_eq!(token.lines().count(), 1, "one token: {stdout:?}");
+    assert_eq!(token.split('.').count(), 3, "a JWT: {token:?}");
+    token.to_owned()
+}
+
+/// The claims of an HS256 token, verified with `secret`.
+fn verified_claims(token: &str, secret: &[u8]) -> Value {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.validate_aud = false;
+    jsonwebtoken::decode::<Value>(token, &DecodingKey::from_secret(secret), &validation)
+        .expect("the token verifies with the secret")
+        .claims
+}
+
+#[tokio::test]
+async fn the_token_command_mints_a_token_with_the_scopes_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::hs256().await;
+    let env = [("JWT_SECRET", OsStr::new(SECRET))];
+    let token = mint(
+        dir.path(),
+        &["--org", ORG, "--scope", "special-treatment:read"],
+        &env,
+    )
+    .await;
+
+    let claims = verified_claims(&token, SECRET.as_bytes());
+    assert_eq!(claims["orgs"], json!([ORG]));
+    assert_eq!(claims["scope"], "special-treatment:read");
+    assert_eq!(claims["sub"], "developer");
+    let ttl = claims["exp"].as_u64().unwrap() as i64 - now() as i64;
+    assert!(
+        (3590..=3600).contains(&ttl),
+        "an hour by default, {ttl} s left"
+    );
+
+    server
+        .assert_allowed(Op::GetTreatment, ORG, &token, "granted scope")
+        .await;
+    for op in OPS.into_iter().filter(|op| *op != Op::GetTreatment) {
+        server
+            .assert_forbidden(op, ORG, &token, "scope not granted")
+            .await;
+    }
+    server
+        .assert_forbidden(Op::GetTreatment, OTHER_ORG, &token, "org not granted")
+        .await;
+}
+
+#[tokio::test]
+async fn the_token_command_grants_all_four_scopes_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::hs256().await;
+    let env = [("JWT_SECRET", OsStr::new(SECRET))];
+    let args = [
+        "--org", ORG, "--org", OTHER_ORG, "--sub", "ci-bot", "--ttl", "120",
+    ];
+    let token = mint(dir.path(), &args, &env).await;
+
+    let claims = verified_claims(&token, SECRET.as_bytes());
+    let mut scopes: Vec<&str> = claims["scope"].as_str().unwrap().split(' ').collect();
+    scopes.sort_unstable();
+    let mut all: Vec<&str> = ALL_SCOPES.split(' ').collect();
+    all.sort_unstable();
+    assert_eq!(scopes, all);
+    assert_eq!(claims["sub"], "ci-bot");
+    let ttl = claims["exp"].as_u64().unwrap() as i64 - now() as i64;
+    assert!((110..=120).contains(&ttl), "--ttl 120, {ttl} s left");
+
+    for op in OPS {
+        for org in [ORG, OTHER_ORG] {
+            server
+                .assert_allowed(op, org, &token, "default scopes")
+                .await;
+        }
+    }
+}
+
+/// The mode bits of `path` and its trimmed content.
+fn secret_file(path: &Path) -> (u32, String) {
+    let mode = std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode();
+    let content = std::fs::read_to_string(path).unwrap().trim().to_owned();
+    (mode & 0o777, content)
+}
+
+#[tokio::test]
+async fn without_a_key_the_token_command_generates_a_secret_file_once_and_reuses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret_path = dir.path().join("keys").join("jwt-secret");
+    let env = [("JWT_SECRET_FILE", secret_path.as_os_str())];
+
+    let first = mint(dir.path(), &["--org", ORG], &env).await;
+    let (mode, secret) = secret_file(&secret_path);
+    assert_eq!(mode, 0o600, "only the owner may read the secret");
+    assert!(secret.len() >= 32, "{} bytes", secret.len());
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing is written at the default path"
+    );
+
+    let second = mint(dir.path(), &["--org", ORG], &env).await;
+    assert_eq!(secret_file(&secret_path), (0o600, secret.clone()), "reused");
+    for token in [&first, &second] {
+        verified_claims(token, secret.as_bytes());
+    }
+
+    // A server configured with that secret accepts both.
+    let server = Server::start(
+        KeySettings {
+            hs256_secret: Some(secret.as_bytes().to_vec()),
+            ..KeySettings::default()
+        },
+        Signer::hs256(secret.as_bytes()),
+    )
+    .await;
+    for token in [&first, &second] {
+        server
+            .assert_allowed(Op::ListCustomers, ORG, token, "generated secret")
+            .await;
+    }
+}
+
+/// A free port on the loopback interface (bound, read and released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// `customers-api serve` as a child process with its own SQLite file in `dir`; killed on drop.
+struct ServerProcess {
+    child: tokio::process::Child,
+    base: String,
+    log_path: PathBuf,
+    client: reqwest::Client,
+}
+
+impl ServerProcess {
+    /// Starts the binary with exactly `env` (plus `DATABASE_URL`) and waits, bounded, for
+    /// `/healthz`.
+    async fn start(dir: &Path, env: &[(&str, &OsStr)]) -> ServerProcess {
+        let database_url = format!("sqlite://{}/server.sqlite?mode=rwc", dir.display());
+        let log_path = dir.join("server.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let listen_addr = format!("127.0.0.1:{}", free_port());
+        let child = tokio::process::Command::new(BINARY)
+            .args(["serve", "--listen-addr", &listen_addr])
+            .env_clear()
+            .env("DATABASE_URL", &database_url)
+            .envs(env.iter().copied())
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the server");
+        let mut server = ServerProcess {
+            child,
+            base: format!("http://{listen_addr}"),
+            log_path,
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap(),
+        };
+        let deadline = Instant::now() + PROCESS_TIMEOUT;
+        loop {
+            if let Some(status) = server.child.try_wait().unwrap() {
+                panic!("the server exited with {status}: {}", server.log());
+            }
+            let health = server.client.get(server.url("/healthz")).send().await;
+            if health.is_ok_and(|resp| resp.status() == StatusCode::OK) {
+                return server;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server is not healthy within {PROCESS_TIMEOUT:?}: {}",
+                server.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `GET /v1/organizations/{ORG}/customers` with `token`.
+    async fn list(&self, token: &str) -> Response {
+        self.client
+            .get(self.url(&format!("/v1/organizations/{ORG}/customers")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("send")
+    }
+
+    async fn stop(mut self) {
+        self.child.start_kill().expect("kill the server");
+        tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .expect("the server exits after kill")
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_server_process_without_a_key_accepts_tokens_from_its_generated_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret_path = dir.path().join("keys").join("jwt-secret");
+    let env = [("JWT_SECRET_FILE", secret_path.as_os_str())];
+    let server = ServerProcess::start(dir.path(), &env).await;
+
+    let (mode, secret) = secret_file(&secret_path);
+    assert_eq!(mode, 0o600);
+    assert!(secret.len() >= 32);
+
+    let token = mint(dir.path(), &["--org", ORG], &env).await;
+    let resp = server
+        .client
+        .post(server.url(&format!("/v1/organizations/{ORG}/customers")))
+        .bearer_auth(&token)
+        .json(&json!({"external_id": "from-the-process-test"}))
+        .send()
+        .await
+        .unwrap();
+    expect_status(resp, StatusCode::CREATED, "a token of the generated secret").await;
+    let resp = expect_status(server.list(&token).await, StatusCode::OK, "list").await;
+    let page: Value = resp.json().await.unwrap();
+    assert_eq!(page["items"][0]["external_id"], "from-the-process-test");
+
+    // The test secret is not what this server trusts.
+    let other = crate::helpers::token(&[ORG], ALL_SCOPES);
+    assert_unauthorized(server.list(&other).await, true, "a token of another secret").await;
+    server.stop().await;
+}
+
+/// The environment reaches the verifier: `JWT_PUBLIC_KEY_FILE`, `JWT_ISSUER`, `JWT_AUDIENCE`;
+/// and with a public key configured no HS256 secret is generated, so `token` has nothing to
+/// sign with.
+#[tokio::test]
+async fn a_server_process_checks_the_configured_public_key_issuer_and_audience() {
+    let (rsa, _) = &*RSA_KEY;
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("jwt-public.pem");
+    std::fs::write(&key_path, &rsa.public_pem).unwrap();
+    let secret_path = dir.path().join("jwt-secret");
+    let env = [
+        ("JWT_PUBLIC_KEY_FILE", key_path.as_os_str()),
+        ("JWT_ISSUER", OsStr::new(ISSUER)),
+        ("JWT_AUDIENCE", OsStr::new(AUDIENCE)),
+        ("JWT_SECRET_FILE", secret_path.as_os_str()),
+    ];
+    let server = ServerProcess::start(dir.path(), &env).await;
+    assert!(
+        !secret_path.exists(),
+        "no secret generated beside a public key"
+    );
+
+    let valid = rsa.signer.token(&[ORG], ALL_SCOPES);
+    expect_status(
+        server.list(&valid).await,
+        StatusCode::OK,
+        "RS256, right iss and aud",
+    )
+    .await;
+    let wrong_iss = rsa.signer.sign(&claims_with(|c| {
+        c.insert("iss".into(), json!("https://someone-else.example"));
+    }));
+    let wrong_aud = rsa.signer.sign(&claims_with(|c| {
+        c.insert("aud".into(), json!("another-api"));
+    }));
+    let hs256 = crate::helpers::token(&[ORG], ALL_SCOPES);
+    for (name, token) in [
+        ("wrong iss", wrong_iss),
+        ("wrong aud", wrong_aud),
+        ("HS256", hs256),
+    ] {
+        assert_unauthorized(server.list(&token).await, true, name).await;
+    }
+
+    let output = run_binary(dir.path(), &["token", "--org", ORG], &env).await;
+    assert!(
+        !output.status.success(),
+        "token without a secret: {output:?}"
+    );
+    assert!(output.stdout.is_empty(), "no token printed");
+    assert!(!secret_path.exists(), "`token` generated no secret either");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_jwt_secret_shorter_than_32_bytes_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = "x".repeat(31);
+    let output = run_binary(
+        dir.path(),
+        &["token", "--org", ORG],
+        &[("JWT_SECRET", OsStr::new(&short))],
+    )
+    .await;
+    assert!(!output.status.success(), "31 bytes: {:?}", output.status);
+    assert!(output.stdout.is_empty(), "no token printed");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("32 bytes"), "says why: {stderr}");
+
+    // The same secret does not start a server either.
+    let database_url = format!("sqlite://{}/db.sqlite?mode=rwc", dir.path().display());
+    let output = run_binary(
+        dir.path(),
+        &["serve", "--listen-addr", "127.0.0.1:0"],
+        &[
+            ("JWT_SECRET", OsStr::new(&short)),
+            ("DATABASE_URL", OsStr::new(&database_url)),
+        ],
+    )
+    .await;
+    assert!(
+        !output.status.success(),
+        "serve, 31 bytes: {:?}",
+        output.status
+    );
+
+    // 32 bytes is enough.
+    let exact = "x".repeat(32);
+    let token = mint(
+        dir.path(),
+        &["--org", ORG],
+        &[("JWT_SECRET", OsStr::new(&exact))],
+    )
+    .await;
+    verified_claims(&token, exact.as_bytes());
 }
