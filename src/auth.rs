@@ -163,6 +163,7 @@ impl TokenVerifier {
                 let key = DecodingKey::from_ec_pem(pem).map_err(|e| {
                     anyhow::anyhow!("JWT public key is neither an RSA nor an EC PEM key: {e}")
                 })?;
+                ensure_p256(pem)?;
                 (key, validation_for(Algorithm::ES256))
             }),
         };
@@ -198,6 +199,16 @@ impl TokenVerifier {
             scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
         })
     }
+}
+
+/// ES256 is ECDSA on P-256; a key on another curve would refuse every token, so it is refused
+/// at start-up instead.
+fn ensure_p256(pem: &[u8]) -> anyhow::Result<()> {
+    use p256::pkcs8::DecodePublicKey;
+    let text = std::str::from_utf8(pem)?;
+    p256::PublicKey::from_public_key_pem(text)
+        .map(|_| ())
+        .map_err(|_| anyhow::anyhow!("JWT public key is an EC key, but not on P-256 (ES256)"))
 }
 
 /// Signs an HS256 token, for `customers-api token` and tests.

@@ -198,16 +198,21 @@ fn load_or_create_secret(path: &Path) -> anyhow::Result<(Vec<u8>, SecretSource)>
     }
     let bytes: [u8; 32] = rand::random();
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    // Written in full beside the target, then linked into place: the file appears with its
+    // content or not at all, so a concurrent start or a crash never sees it half written.
+    let staging = path.with_extension(format!("tmp{}", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(mut file) => {
-            file.write_all(hex.as_bytes())?;
-            file.sync_all()?;
-            Ok((hex.into_bytes(), SecretSource::Generated))
-        }
+    let written = options.open(&staging).and_then(|mut file| {
+        file.write_all(hex.as_bytes())?;
+        file.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&staging, path));
+    let _ = std::fs::remove_file(&staging);
+    match linked {
+        Ok(()) => Ok((hex.into_bytes(), SecretSource::Generated)),
         // Another process created it first: use theirs.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             Ok((read(path)?, SecretSource::Reused))

@@ -1286,3 +1286,18 @@ async fn a_jwt_secret_shorter_than_32_bytes_is_refused() {
     .await;
     verified_claims(&token, exact.as_bytes());
 }
+
+#[test]
+fn an_ec_key_on_another_curve_than_p256_is_refused_at_start() {
+    use p384::pkcs8::{EncodePublicKey, LineEnding};
+    let private = p384::SecretKey::random(&mut p384::elliptic_curve::rand_core::OsRng);
+    let pem = private
+        .public_key()
+        .to_public_key_pem(LineEnding::LF)
+        .expect("P-384 public key PEM");
+    let refused = customers_api::auth::TokenVerifier::new(&public_key_only(&pem));
+    let message = refused.err().expect("a P-384 key is refused").to_string();
+    assert!(message.contains("P-256"), "{message}");
+    // The P-256 key of the other tests is accepted.
+    assert!(customers_api::auth::TokenVerifier::new(&public_key_only(&EC_KEY.public_pem)).is_ok());
+}

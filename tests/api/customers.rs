@@ -234,7 +234,13 @@ async fn list_defaults_to_fifty_and_bounds_limit() {
 #[tokio::test]
 async fn a_cursor_the_server_did_not_issue_is_a_400() {
     let app = spawn_app().await;
-    for bad in ["garbage!", "AAAA", "bm90LWEtY3Vyc29y", "AAAAAAAAAAAAAAAAAAAAAA=", "AAAAAAAAAAAAAAAAAAAAAAA"] {
+    for bad in [
+        "garbage!",
+        "AAAA",
+        "bm90LWEtY3Vyc29y",
+        "AAAAAAAAAAAAAAAAAAAAAA=",
+        "AAAAAAAAAAAAAAAAAAAAAAA",
+    ] {
         let resp = app
             .request(
                 Method::GET,
