@@ -44,8 +44,9 @@ customer.
 **Authentication.** Every `/v1` operation needs `Authorization: Bearer <JWT>`. The token's \
 `orgs` claim lists the organizations the caller may act in (`\"*\"` for all) and its `scope` \
 claim the granted scopes; each operation names the scope it needs. A missing or invalid token is \
-`401` (before any other error, except `413` for an oversized body); a valid token without the \
-organization or the scope is `403`. A request that is malformed (bad path parameter, bad body) \
+`401` (before any other error of an operation, except `413` for an oversized body); a valid token \
+without the organization or the scope is `403`. Routing comes first: a path that names no \
+operation is `404` and a wrong method `405`, whatever the credentials. A request that is malformed (bad path parameter, bad body) \
 is `400` even when it would also be `403`: requests are parsed before they are authorized. A \
 `403` is always decided before the customer is looked up, so a caller never learns whether a \
 customer exists in an organization it may not access.

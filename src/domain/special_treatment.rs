@@ -1,6 +1,6 @@
 //! A customer's special treatment: the rules of the contract's "Special treatment" section.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, hash_map::Entry};
 
 use serde_json::Value;
 
@@ -60,9 +60,13 @@ fn parse_values(items: Vec<Value>, violations: &mut Violations) -> Vec<String> {
             continue;
         };
         check_text(&field, text, MAX_VALUE_CHARS, true, violations);
-        if let Some(first) = first_seen.insert(text, index) {
-            violations.add(field, format!("repeats values[{first}]"));
-            first_seen.insert(text, first);
+        match first_seen.entry(text) {
+            Entry::Occupied(first) => {
+                violations.add(field, format!("repeats values[{}]", first.get()));
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(index);
+            }
         }
     }
     items
