@@ -9,7 +9,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{Repository, map_db_error};
+use super::Repository;
 use crate::{
     domain::{
         customer::{Customer, CustomerPage, ListQuery, NewCustomer},
@@ -48,22 +48,21 @@ impl Repository {
             created_at: Set(now),
             updated_at: Set(now),
         };
-        let inserted = tokio::time::timeout(
-            self.statement_timeout,
-            Entity::insert(row).exec_with_returning(&self.db),
-        )
-        .await
-        .map_err(|_| Error::Timeout)?;
-        match inserted {
-            Ok(model) => Ok(model.into()),
-            Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-                Err(Error::Conflict(format!(
-                    "external_id {:?} is already registered in organization {org:?}",
-                    new.external_id
-                )))
-            }
-            Err(err) => Err(map_db_error(err)),
-        }
+        let external_id = new.external_id;
+        let inserted = self
+            .run_or(
+                |db| Entity::insert(row).exec_with_returning(db),
+                |err| {
+                    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))).then(|| {
+                        Error::Conflict(format!(
+                            "external_id {external_id:?} is already registered in organization \
+                             {org:?}"
+                        ))
+                    })
+                },
+            )
+            .await?;
+        Ok(inserted.into())
     }
 
     pub async fn get_customer(&self, org: &str, id: Uuid) -> Result<Customer, Error> {
