@@ -5,7 +5,12 @@
 mod auth;
 mod customers;
 mod errors;
+mod faults;
 mod helpers;
+#[cfg(unix)]
+mod lifecycle;
 mod openapi;
 mod persistence;
+mod process;
+mod proxy;
 mod special_treatment;
