@@ -22,6 +22,11 @@ use crate::{
     spec::Spec,
 };
 
+/// How long closing the connection pool may take after the last request. Idle connections
+/// close in milliseconds; only a statement abandoned at the end of the grace period (still
+/// waiting for a lock, say) could take longer, and it is not worth waiting for.
+const POOL_CLOSE_LIMIT: Duration = Duration::from_secs(1);
+
 /// Everything the server needs to start.
 #[derive(Clone)]
 pub struct Settings {
@@ -102,6 +107,14 @@ impl App {
         Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(self.endpoint, shutdown, Some(self.shutdown_grace))
             .await?;
-        self.repo.close().await
+        // Closing waits for checked-out connections; neither an abandoned statement nor a
+        // database that stopped answering may keep the process from exiting.
+        match tokio::time::timeout(POOL_CLOSE_LIMIT, self.repo.close()).await {
+            Ok(closed) => closed,
+            Err(_) => {
+                tracing::warn!("the connection pool did not close in time; exiting anyway");
+                Ok(())
+            }
+        }
     }
 }

@@ -125,12 +125,18 @@ impl Error {
         }
     }
 
-    /// Logs what the client is not told. Client errors are the client's business, not ours.
+    /// Logs what the client is not told, with the request id the client is told, so a
+    /// reported `request_id` leads to the cause. Client errors are the client's business.
     fn log(&self) {
+        let request_id = current_request_id();
         match self {
-            Error::Internal(cause) => tracing::error!(error = ?cause, "internal error"),
-            Error::Unavailable(cause) => tracing::warn!(%cause, "repository unavailable"),
-            Error::Timeout => tracing::warn!("repository call timed out"),
+            Error::Internal(cause) => {
+                tracing::error!(%request_id, error = ?cause, "internal error")
+            }
+            Error::Unavailable(cause) => {
+                tracing::warn!(%request_id, %cause, "repository unavailable")
+            }
+            Error::Timeout => tracing::warn!(%request_id, "repository call timed out"),
             _ => {}
         }
     }
@@ -289,7 +295,7 @@ pub enum ApiError {
     /// Internal server error: a bug; the message reveals nothing internal.
     #[oai(status = 500, content_type = "application/json")]
     Internal(Json<ErrorResponse>),
-    /// Service unavailable: no database connection could be had in time; retry later.
+    /// Service unavailable: the database cannot be reached just now; retry after `Retry-After`.
     #[oai(status = 503, content_type = "application/json")]
     ServiceUnavailable(
         Json<ErrorResponse>,

@@ -45,6 +45,7 @@ async fn main() -> ExitCode {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     telemetry::init(args.log_format);
+    let shutdown = shutdown_signal()?;
     let (keys, secret_source) = args.jwt.key_settings()?;
     if matches!(
         secret_source,
@@ -66,31 +67,34 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let app = App::build(settings).await?;
     tracing::info!(addr = %app.local_addr(), "serving; Swagger UI at /docs");
-    app.run(shutdown_signal()).await?;
+    app.run(shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(err) => {
-                    tracing::warn!(%err, "cannot listen for SIGTERM; only SIGINT stops the server");
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
-    tracing::info!("shutdown signal received; finishing in-flight requests");
+/// Starts listening for SIGINT and SIGTERM now (so a signal during start-up is not lost: the
+/// server then stops as soon as it runs); the future resolves on the first of them.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        let name = tokio::select! {
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        };
+        tracing::info!(
+            signal = name,
+            "shutdown signal received; finishing in-flight requests"
+        );
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown signal received; finishing in-flight requests");
+    })
 }

@@ -55,8 +55,11 @@ customer exists in an organization it may not access.
 equals the `X-Request-Id` response header (an incoming sane `X-Request-Id` is echoed, else one \
 is generated). Unknown routes answer `404 not_found`, and a known path with the wrong method \
 `405 method_not_allowed` with an `Allow` header. Bodies over 64 KiB answer `413`. `503` \
-(with `Retry-After`) means no database connection could be had in time; `504` means the \
-database did not answer in time. Every `/v1` answer carries `Cache-Control: no-store`.
+(with `Retry-After`) means no database connection could be had in time, or the database was \
+found unreachable moments ago (then the answer is immediate until it is back); `504` means the \
+database did not answer in time. After a `503` or `504` to a write, whether it was applied is \
+not known: a PUT can be retried as is, and a retried POST or DELETE answers `409` or `404` when \
+the first attempt landed. Every `/v1` answer carries `Cache-Control: no-store`.
 
 **Durability.** A `201` or `204` is sent only after the change is committed.";
 

@@ -4,12 +4,12 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::customer::{self, ActiveModel, Column, Entity};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    SqlErr, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    sea_query::Expr,
 };
 use uuid::Uuid;
 
-use super::{Repository, map_db_error};
+use super::Repository;
 use crate::{
     domain::{
         customer::{Customer, CustomerPage, ListQuery, NewCustomer},
@@ -48,17 +48,21 @@ impl Repository {
             created_at: Set(now),
             updated_at: Set(now),
         };
-        let conflict = |err: DbErr| match err.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => Error::Conflict(format!(
-                "external_id {:?} is already registered in organization {org:?}",
-                new.external_id
-            )),
-            _ => map_db_error(err),
-        };
-        let created = self
-            .run_with(|db| Entity::insert(row).exec_with_returning(db), conflict)
+        let external_id = new.external_id;
+        let inserted = self
+            .run_or(
+                |db| Entity::insert(row).exec_with_returning(db),
+                |err| {
+                    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))).then(|| {
+                        Error::Conflict(format!(
+                            "external_id {external_id:?} is already registered in organization \
+                             {org:?}"
+                        ))
+                    })
+                },
+            )
             .await?;
-        Ok(created.into())
+        Ok(inserted.into())
     }
 
     pub async fn get_customer(&self, org: &str, id: Uuid) -> Result<Customer, Error> {

@@ -2,10 +2,17 @@
 //!
 //! [`Repository::connect`] builds the pool from the configuration (SQLite pragmas, pool
 //! timeouts, PostgreSQL's server-side `statement_timeout`) and runs the migrations. Every call
-//! goes through [`Repository::run`], which bounds it by the statement timeout and maps database
-//! failures to [`Error`]: no connection in time is `Unavailable` (503), a call past the timeout
-//! is `Timeout` (504), anything unexpected is `Internal` (500, logged, never shown).
+//! goes through [`Repository::run`], which maps database failures to [`Error`]:
+//!
+//! - no connection within the acquire timeout, or a connection that is refused, breaks or dies
+//!   mid-statement, is `Unavailable` (503), and opens the [`breaker`]: until a probe reaches the
+//!   database again, calls answer `Unavailable` at once instead of waiting;
+//! - a statement cancelled by the database's own limit (PostgreSQL's `statement_timeout`,
+//!   SQLite's busy timeout on the write lock) is `Timeout` (504); so is a call that outlives
+//!   the client-side guard, which only a database that stopped answering altogether reaches;
+//! - anything unexpected is `Internal` (500, logged, never shown).
 
+mod breaker;
 pub mod customers;
 mod migrate;
 mod pool;
@@ -22,9 +29,14 @@ use std::{
     time::Duration,
 };
 
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr, sqlx};
 
 use crate::error::Error;
+use breaker::Breaker;
+
+/// Added to the client-side guard so that the database's own limit fires first (see
+/// [`RepoSettings::call_guard`]).
+const GUARD_MARGIN: Duration = Duration::from_millis(250);
 
 /// Pool and timeout settings, from the configuration.
 #[derive(Debug, Clone)]
@@ -35,11 +47,23 @@ pub struct RepoSettings {
     pub statement_timeout: Duration,
 }
 
-/// A handle on the database; cheap to clone (the pool is shared).
+impl RepoSettings {
+    /// The client-side bound on one repository call: waiting for a connection (at most the
+    /// acquire timeout, then 503) plus running the statement (at most the statement timeout,
+    /// enforced by the database itself, then 504), plus a margin. The database's limit fires
+    /// first, so a 504 for a cancelled write means it was not applied, and the connection is
+    /// left clean; this guard only ends calls to a database that no longer answers at all.
+    pub fn call_guard(&self) -> Duration {
+        self.acquire_timeout + self.statement_timeout + GUARD_MARGIN
+    }
+}
+
+/// A handle on the database; cheap to clone (the pool and the breaker are shared).
 #[derive(Clone)]
 pub struct Repository {
     db: DatabaseConnection,
-    statement_timeout: Duration,
+    call_guard: Duration,
+    breaker: Arc<Breaker>,
     /// Repository calls started and not yet finished, for the pool's `waiting` gauge.
     calls: Arc<AtomicUsize>,
 }
@@ -80,7 +104,11 @@ impl Repository {
         migrate::apply(&db).await?;
         Ok(Repository {
             db,
-            statement_timeout: settings.statement_timeout,
+            call_guard: settings.call_guard(),
+            breaker: Arc::new(Breaker::new(
+                settings.call_guard(),
+                settings.max_connections,
+            )),
             calls: Arc::default(),
         })
     }
@@ -90,7 +118,9 @@ impl Repository {
         Self::connect(settings).await?.close().await
     }
 
+    /// Stops the probe and closes the pool, waiting for checked-out connections to return.
     pub async fn close(self) -> anyhow::Result<()> {
+        self.breaker.shut_down();
         self.db.close().await?;
         Ok(())
     }
@@ -104,31 +134,55 @@ impl Repository {
         self.run(|db| async move { db.ping().await }).await
     }
 
-    /// Runs one repository call within the statement timeout, mapping its failure.
+    /// Runs one repository call within the call guard, mapping its failure.
     pub(crate) async fn run<'a, T, F, Fut>(&'a self, call: F) -> Result<T, Error>
     where
         F: FnOnce(&'a DatabaseConnection) -> Fut,
         Fut: Future<Output = Result<T, DbErr>> + 'a,
     {
-        self.run_with(call, map_db_error).await
+        self.run_or(call, |_| None).await
     }
 
-    /// [`Repository::run`] for a caller that turns some failures (a constraint it knows the
-    /// meaning of) into errors of its own; the rest it hands to [`map_db_error`].
-    pub(crate) async fn run_with<'a, T, F, Fut>(
+    /// Like [`run`](Self::run), with `recognize` first turning the failures the caller
+    /// understands (a constraint violation standing for one of its rules) into its own error.
+    pub(crate) async fn run_or<'a, T, F, Fut>(
         &'a self,
         call: F,
-        on_error: impl FnOnce(DbErr) -> Error,
+        recognize: impl FnOnce(&DbErr) -> Option<Error>,
     ) -> Result<T, Error>
     where
         F: FnOnce(&'a DatabaseConnection) -> Fut,
         Fut: Future<Output = Result<T, DbErr>> + 'a,
     {
-        let _counted = CallInProgress::start(&self.calls);
-        match tokio::time::timeout(self.statement_timeout, call(&self.db)).await {
-            Ok(result) => result.map_err(on_error),
-            Err(_) => Err(Error::Timeout),
+        if self.breaker.is_open() {
+            return Err(Error::Unavailable(
+                "the database was found unreachable; waiting for a probe to reach it".to_owned(),
+            ));
         }
+        let _counted = CallInProgress::start(&self.calls);
+        match tokio::time::timeout(self.call_guard, call(&self.db)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(match recognize(&err) {
+                Some(known) => known,
+                None => self.failed(err),
+            }),
+            Err(_) => {
+                // Neither the acquire timeout nor the database's own limit ended the call: the
+                // database stopped answering. The client still learns 504 (the outcome of a
+                // write is unknown), and the breaker checks whether the database is there.
+                self.breaker
+                    .trip(&self.db, "a repository call outlived its guard");
+                Err(Error::Timeout)
+            }
+        }
+    }
+
+    fn failed(&self, err: DbErr) -> Error {
+        let error = map_db_error(err);
+        if let Error::Unavailable(cause) = &error {
+            self.breaker.trip(&self.db, cause);
+        }
+        error
     }
 }
 
@@ -157,24 +211,54 @@ impl Repository {
 /// Classifies a database failure. Constraint violations are handled by the caller, which
 /// knows which rule they stand for.
 pub(crate) fn map_db_error(err: DbErr) -> Error {
-    match &err {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Error::Unavailable(err.to_string()),
-        _ if is_timeout(&err) => Error::Timeout,
-        _ => Error::Internal(anyhow::Error::new(err).context("repository call failed")),
+    if is_unreachable(&err) {
+        Error::Unavailable(err.to_string())
+    } else if is_timeout(&err) {
+        Error::Timeout
+    } else {
+        Error::Internal(anyhow::Error::new(err).context("repository call failed"))
+    }
+}
+
+/// The sqlx error under a statement's failure, if any.
+fn sqlx_error(err: &DbErr) -> Option<&sqlx::Error> {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            Some(e.as_ref())
+        }
+        _ => None,
+    }
+}
+
+/// No connection could be had, or the one in use broke: the database is unreachable (or
+/// refusing connections), not wrong. A connection lost mid-statement surfaces as an I/O error
+/// (broken pipe, reset, unexpected end of stream) on the statement, not as a connection error.
+fn is_unreachable(err: &DbErr) -> bool {
+    if matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_)) {
+        return true;
+    }
+    match sqlx_error(err) {
+        Some(
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed,
+        ) => true,
+        // PostgreSQL: connection exceptions (class 08), the server shutting down or starting
+        // (57P01-57P03), no connection slot left (53300).
+        Some(sqlx::Error::Database(db_err)) => db_err.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
     }
 }
 
 /// PostgreSQL cancelled the statement (57014, `statement_timeout`), or SQLite's busy timeout ran
-/// out waiting for the write lock (codes 5 and 6, `SQLITE_BUSY` / `SQLITE_LOCKED`).
+/// out waiting for the write lock (`SQLITE_BUSY` 5, `SQLITE_LOCKED` 6, `SQLITE_BUSY_SNAPSHOT`
+/// 517).
 fn is_timeout(err: &DbErr) -> bool {
-    let runtime = match err {
-        DbErr::Exec(e) | DbErr::Query(e) => e,
-        _ => return false,
-    };
-    let sea_orm::RuntimeErr::SqlxError(sqlx_err) = runtime else {
-        return false;
-    };
-    let Some(db_err) = sqlx_err.as_database_error() else {
+    let Some(sqlx::Error::Database(db_err)) = sqlx_error(err) else {
         return false;
     };
     matches!(db_err.code().as_deref(), Some("57014" | "5" | "6" | "517"))
@@ -205,8 +289,82 @@ impl Repository {
     pub fn disconnected() -> Self {
         Repository {
             db: DatabaseConnection::default(),
-            statement_timeout: Duration::from_secs(1),
+            call_guard: Duration::from_secs(1),
+            breaker: Arc::new(Breaker::new(Duration::from_secs(1), 1)),
             calls: Arc::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{io, sync::Arc};
+
+    use sea_orm::{ConnAcquireErr, ConnectionTrait, Statement};
+
+    use super::*;
+
+    fn on_statement(err: sqlx::Error) -> DbErr {
+        DbErr::Query(RuntimeErr::SqlxError(Arc::new(err)))
+    }
+
+    #[test]
+    fn connection_failures_are_unavailable_and_the_rest_internal() {
+        let unavailable = [
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+            DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+            DbErr::Conn(RuntimeErr::Internal("refused".to_owned())),
+            on_statement(sqlx::Error::Io(io::ErrorKind::BrokenPipe.into())),
+            on_statement(sqlx::Error::Io(io::ErrorKind::UnexpectedEof.into())),
+            on_statement(sqlx::Error::PoolTimedOut),
+            on_statement(sqlx::Error::WorkerCrashed),
+        ];
+        for err in unavailable {
+            let shown = err.to_string();
+            assert!(
+                matches!(map_db_error(err), Error::Unavailable(_)),
+                "{shown}"
+            );
+        }
+        let internal = [
+            on_statement(sqlx::Error::Protocol("garbled".to_owned())),
+            on_statement(sqlx::Error::ColumnNotFound("x".to_owned())),
+            DbErr::Json("invalid type: map, expected a sequence".to_owned()),
+            DbErr::Type("bad".to_owned()),
+        ];
+        for err in internal {
+            let shown = err.to_string();
+            assert!(matches!(map_db_error(err), Error::Internal(_)), "{shown}");
+        }
+    }
+
+    /// The settings that make a 204 durable are those of the pool's own connections.
+    #[tokio::test]
+    async fn sqlite_connections_use_wal_with_a_full_sync_at_each_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = RepoSettings {
+            database_url: format!("sqlite://{}/t.sqlite?mode=rwc", dir.path().display()),
+            max_connections: 1,
+            acquire_timeout: Duration::from_secs(2),
+            statement_timeout: Duration::from_secs(2),
+        };
+        let repo = Repository::connect(&settings).await.unwrap();
+        let pragma = |name: &str| {
+            let sql = format!("PRAGMA {name}");
+            let db = repo.db.clone();
+            async move {
+                let row = db
+                    .query_one_raw(Statement::from_string(DbBackend::Sqlite, sql))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                row.try_get_by_index::<String>(0)
+                    .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
+                    .unwrap()
+            }
+        };
+        assert_eq!(pragma("journal_mode").await, "wal");
+        assert_eq!(pragma("synchronous").await, "2", "2 is FULL");
+        repo.close().await.unwrap();
     }
 }

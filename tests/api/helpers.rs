@@ -8,7 +8,10 @@ use customers_api::{
     repo::RepoSettings,
 };
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    Statement, TransactionTrait,
+};
 use serde_json::{Value, json};
 use tokio::{sync::oneshot, task::JoinHandle};
 
@@ -44,28 +47,62 @@ pub enum TestDb {
 }
 
 impl TestDb {
+    /// PostgreSQL when `TEST_DATABASE_URL` is set, else SQLite; with the database's URL.
     pub async fn create() -> (TestDb, String) {
-        match std::env::var("TEST_DATABASE_URL") {
-            Ok(admin_url) if !admin_url.is_empty() => {
-                let name = format!("capi_test_{}", uuid::Uuid::new_v4().simple());
-                let admin = Database::connect(&admin_url)
-                    .await
-                    .expect("TEST_DATABASE_URL is set but PostgreSQL cannot be reached");
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .expect("create the test database");
-                admin.close().await.ok();
-                let url = database_url_for(&admin_url, &name);
-                (TestDb::Postgres { admin_url, name }, url)
-            }
-            _ => {
-                let dir = tempfile::tempdir().expect("temporary directory");
-                let url = format!("sqlite://{}/test.sqlite?mode=rwc", dir.path().display());
-                (TestDb::Sqlite { _dir: dir }, url)
-            }
+        match TestDb::postgres().await {
+            Some(created) => created,
+            None => TestDb::sqlite(),
         }
     }
+
+    /// A fresh SQLite file in a temporary folder, whatever `TEST_DATABASE_URL` says.
+    pub fn sqlite() -> (TestDb, String) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}/test.sqlite?mode=rwc", dir.path().display());
+        (TestDb::Sqlite { _dir: dir }, url)
+    }
+
+    /// A fresh PostgreSQL database, or `None` when `TEST_DATABASE_URL` is unset.
+    pub async fn postgres() -> Option<(TestDb, String)> {
+        let admin_url = postgres_admin_url()?;
+        let name = format!("capi_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = Database::connect(&admin_url)
+            .await
+            .expect("TEST_DATABASE_URL is set but PostgreSQL cannot be reached");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create the test database");
+        admin.close().await.ok();
+        let url = database_url_for(&admin_url, &name);
+        Some((TestDb::Postgres { admin_url, name }, url))
+    }
+}
+
+/// `TEST_DATABASE_URL`, when set and not empty.
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// For tests that need PostgreSQL: its database, or a printed skip line when
+/// `TEST_DATABASE_URL` is unset (CI runs the suite a second time with it set).
+pub async fn postgres_or_skip(test: &str) -> Option<(TestDb, String)> {
+    let created = TestDb::postgres().await;
+    if created.is_none() {
+        eprintln!("{test}: skipped: needs TEST_DATABASE_URL (PostgreSQL)");
+    }
+    created
+}
+
+/// A connection of the test's own to a test database, beside the server's pool.
+pub async fn direct_connection(url: &str) -> DatabaseConnection {
+    let mut options = ConnectOptions::new(url);
+    options.max_connections(2).sqlx_logging(false);
+    Database::connect(options)
+        .await
+        .expect("a direct connection to the test database")
 }
 
 /// `postgres://user@host/db?x` with the database name replaced.
@@ -317,4 +354,111 @@ pub fn detail_fields(body: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A second connection of the test's own that holds a customer's row in a transaction, so the
+/// server's writes to it wait. On PostgreSQL that is the row lock (`SELECT ... FOR UPDATE`); on
+/// SQLite the database's write lock (a write in an open transaction).
+pub struct LockHolder {
+    /// For the waiters count; not the transaction's connection.
+    observer: DatabaseConnection,
+    txn: DatabaseTransaction,
+    backend: DbBackend,
+    external_id: String,
+}
+
+impl LockHolder {
+    /// Locks the row of the customer of [`ORG`] whose `external_id` is given.
+    pub async fn lock(database_url: &str, external_id: &str) -> LockHolder {
+        let observer = direct_connection(database_url).await;
+        let backend = observer.get_database_backend();
+        let txn = observer.begin().await.expect("begin");
+        let lock = match backend {
+            DbBackend::Postgres => {
+                "SELECT id FROM customers WHERE org_id = $1 AND external_id = $2 FOR UPDATE"
+            }
+            _ => {
+                "UPDATE customers SET updated_at = updated_at WHERE org_id = $1 AND external_id = $2"
+            }
+        };
+        let locked = txn
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                lock,
+                [ORG.into(), external_id.into()],
+            ))
+            .await
+            .expect("lock the row");
+        assert_eq!(locked.rows_affected(), 1, "the locked customer exists");
+        LockHolder {
+            observer,
+            txn,
+            backend,
+            external_id: external_id.to_owned(),
+        }
+    }
+
+    /// Waits until `n` statements wait for a lock (PostgreSQL tells; on SQLite, where nothing
+    /// tells, a pause long enough for requests sent just before to reach the database).
+    pub async fn wait_for_waiters(&self, n: i64) {
+        if self.backend != DbBackend::Postgres {
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            return;
+        }
+        let started = std::time::Instant::now();
+        loop {
+            let row = self
+                .observer
+                .query_one_raw(Statement::from_string(
+                    self.backend,
+                    "SELECT count(*) AS waiting FROM pg_stat_activity \
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                ))
+                .await
+                .expect("query pg_stat_activity")
+                .expect("a row");
+            let waiting: i64 = row.try_get("", "waiting").expect("count");
+            if waiting >= n {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{n} statements did not start waiting for the lock ({waiting} do)"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Writes `values` (a JSON array) as the row's special treatment and commits.
+    pub async fn commit_with(self, values: Value) {
+        let cast = if self.backend == DbBackend::Postgres {
+            "::jsonb"
+        } else {
+            ""
+        };
+        let update = format!(
+            "UPDATE customers SET special_treatment = $1{cast} \
+             WHERE org_id = $2 AND external_id = $3"
+        );
+        self.txn
+            .execute_raw(Statement::from_sql_and_values(
+                self.backend,
+                update,
+                [
+                    values.to_string().into(),
+                    ORG.into(),
+                    self.external_id.into(),
+                ],
+            ))
+            .await
+            .expect("the lock holder's update");
+        self.txn.commit().await.expect("the lock holder commits");
+        self.observer.close().await.ok();
+    }
+
+    /// Rolls back: the row is as it was.
+    pub async fn release(self) {
+        self.txn.rollback().await.expect("roll back");
+        self.observer.close().await.ok();
+    }
 }

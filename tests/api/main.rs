@@ -5,8 +5,13 @@
 mod auth;
 mod customers;
 mod errors;
+mod faults;
 mod helpers;
+#[cfg(unix)]
+mod lifecycle;
 mod openapi;
 mod operations;
 mod persistence;
+mod process;
+mod proxy;
 mod special_treatment;

@@ -1,0 +1,379 @@
+//! Repository faults injected for real: a saturated pool, a row lock past the statement
+//! timeout, a network outage between the server and PostgreSQL (through [`Proxy`]), a row the
+//! code cannot decode. Timed assertions are generous: CI shares two cores.
+
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use reqwest::{Method, Response, StatusCode};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use serde_json::{Value, json};
+
+use crate::{
+    helpers::{
+        LockHolder, ORG, TestApp, TestDb, assert_error, direct_connection, postgres_or_skip,
+        spawn_app_with, start, test_settings,
+    },
+    process::ServerProcess,
+    proxy::{self, Proxy},
+};
+
+/// Slack on top of a configured timeout, for a loaded machine.
+const SLACK: Duration = Duration::from_millis(1500);
+
+fn retry_after(resp: &Response) -> Option<String> {
+    resp.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Sends `request`, returning the answer and how long it took.
+async fn timed(request: reqwest::RequestBuilder) -> (Response, Duration) {
+    let started = Instant::now();
+    let resp = request.send().await.expect("send");
+    (resp, started.elapsed())
+}
+
+async fn assert_unavailable(resp: Response) {
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE, "status");
+    assert_eq!(
+        retry_after(&resp).as_deref(),
+        Some("1"),
+        "a 503 says when to retry"
+    );
+    assert_error(resp, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable").await;
+}
+
+/// Polls `/readyz` until it answers 200, at most `limit`; returns how long that took.
+async fn wait_until_ready(app: &TestApp, limit: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let resp = app.anonymous(Method::GET, "/readyz").send().await.unwrap();
+        if resp.status() == StatusCode::OK {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < limit,
+            "not ready again within {limit:?} (last answer {})",
+            resp.status()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// `count` requests at once (GETs and PUTs of `id`'s treatment); their statuses and the
+/// slowest answer.
+async fn burst(app: &TestApp, id: &str, count: usize) -> (Vec<Response>, Duration) {
+    let path = TestApp::treatment_path(ORG, id);
+    let answers = join_all((0..count).map(|i| {
+        let request = if i % 2 == 0 {
+            app.request(Method::GET, &path)
+        } else {
+            app.request(Method::PUT, &path)
+                .json(&json!({"values": [format!("burst-{i}")]}))
+        };
+        timed(request)
+    }))
+    .await;
+    let slowest = answers.iter().map(|(_, took)| *took).max().unwrap();
+    (answers.into_iter().map(|(resp, _)| resp).collect(), slowest)
+}
+
+#[tokio::test]
+async fn a_saturated_pool_answers_503_within_the_acquire_timeout_then_fails_fast_and_recovers() {
+    let acquire = Duration::from_millis(1000);
+    let app = spawn_app_with(|s| {
+        s.repo.max_connections = 1;
+        s.repo.acquire_timeout = acquire;
+        s.repo.statement_timeout = Duration::from_secs(5);
+    })
+    .await;
+    let url = app.settings.repo.database_url.clone();
+    let held = app.create_customer(ORG, "held").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = app.customer_id().await;
+
+    // The PUT takes the pool's only connection and waits for the lock with it.
+    let holder = LockHolder::lock(&url, "held").await;
+    let put = tokio::spawn({
+        let request = app
+            .request(Method::PUT, &TestApp::treatment_path(ORG, &held))
+            .json(&json!({"values": ["waiting"]}));
+        async move { request.send().await.expect("send").status() }
+    });
+    holder.wait_for_waiters(1).await;
+
+    // No connection within the acquire timeout: 503 with Retry-After.
+    let (resp, took) = timed(app.request(Method::GET, &TestApp::treatment_path(ORG, &other))).await;
+    assert_unavailable(resp).await;
+    assert!(
+        took >= acquire - Duration::from_millis(100) && took <= acquire + SLACK,
+        "503 after {took:?}, acquire timeout {acquire:?}"
+    );
+
+    // From then on the answer is immediate, for every operation and for readiness.
+    let (answers, slowest) = burst(&app, &other, 20).await;
+    for resp in answers {
+        assert_unavailable(resp).await;
+    }
+    assert!(
+        slowest < acquire / 2,
+        "503s while saturated should not wait for a connection: slowest took {slowest:?}"
+    );
+    let readyz = app.anonymous(Method::GET, "/readyz").send().await.unwrap();
+    assert_unavailable(readyz).await;
+    let healthz = app.anonymous(Method::GET, "/healthz").send().await.unwrap();
+    assert_eq!(healthz.status(), StatusCode::OK);
+
+    // The connection frees up: the waiting PUT lands, and the service recovers by itself.
+    holder.commit_with(json!(["holder"])).await;
+    assert_eq!(put.await.unwrap(), StatusCode::NO_CONTENT);
+    let recovery = wait_until_ready(&app, Duration::from_secs(5)).await;
+    assert_eq!(app.treatment_values(&held).await, ["waiting"]);
+    assert_eq!(app.get_treatment(&other).await.status(), StatusCode::OK);
+    eprintln!(
+        "saturated pool: first 503 after {took:?} (acquire timeout {acquire:?}); \
+         20 concurrent 503s, slowest {slowest:?}; ready again {recovery:?} after the lock freed"
+    );
+}
+
+#[tokio::test]
+async fn a_put_held_by_a_row_lock_past_the_statement_timeout_is_a_504_and_the_lock_holder_wins() {
+    let statement = Duration::from_millis(500);
+    let app = spawn_app_with(|s| s.repo.statement_timeout = statement).await;
+    let url = app.settings.repo.database_url.clone();
+    let id = app.create_customer(ORG, "locked").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.put_treatment(&id, json!({"values": ["before"]}))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+
+    let holder = LockHolder::lock(&url, "locked").await;
+    let (resp, took) = timed(
+        app.request(Method::PUT, &TestApp::treatment_path(ORG, &id))
+            .json(&json!({"values": ["late"]})),
+    )
+    .await;
+    let body = assert_error(resp, StatusCode::GATEWAY_TIMEOUT, "repository_timeout").await;
+    assert!(body.get("details").is_none(), "{body}");
+    assert!(
+        took >= statement - Duration::from_millis(50) && took <= statement + SLACK,
+        "504 after {took:?}, statement timeout {statement:?}"
+    );
+
+    // The database itself cancelled the PUT's statement: the holder's commit is unaffected
+    // and nothing of the PUT lands afterwards.
+    holder.commit_with(json!(["holder"])).await;
+    assert_eq!(app.treatment_values(&id).await, ["holder"]);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(app.treatment_values(&id).await, ["holder"]);
+
+    // A 504 is no outage: the service answers normally at once.
+    let readyz = app.anonymous(Method::GET, "/readyz").send().await.unwrap();
+    assert_eq!(readyz.status(), StatusCode::OK);
+    assert_eq!(
+        app.put_treatment(&id, json!({"values": ["after"]}))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(app.treatment_values(&id).await, ["after"]);
+    eprintln!("row lock: 504 after {took:?} (statement timeout {statement:?})");
+}
+
+#[tokio::test]
+async fn a_database_outage_answers_503_fast_readyz_503_healthz_200_and_recovers_by_itself() {
+    let Some((db, url)) = postgres_or_skip("database outage").await else {
+        return;
+    };
+    let proxy = Proxy::start(proxy::host_port(&url)).await;
+    let acquire = Duration::from_millis(1000);
+    let mut settings = test_settings(proxy::via(&url, proxy.addr()));
+    settings.repo.max_connections = 4;
+    settings.repo.acquire_timeout = acquire;
+    settings.repo.statement_timeout = Duration::from_secs(3);
+    let app = start(settings, db).await;
+
+    let id = app.create_customer(ORG, "outage").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.put_treatment(&id, json!({"values": ["before"]}))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    // Fill the pool with connections that the cut will kill.
+    let (answers, _) = burst(&app, &id, 8).await;
+    assert!(answers.iter().all(|r| r.status().is_success()));
+
+    // A PUT in flight when the network goes: waiting on a row lock (held beside the proxy).
+    let holder = LockHolder::lock(&url, "outage").await;
+    let in_flight = tokio::spawn(timed(
+        app.request(Method::PUT, &TestApp::treatment_path(ORG, &id))
+            .json(&json!({"values": ["in-flight"]})),
+    ));
+    holder.wait_for_waiters(1).await;
+
+    let cut_at = Instant::now();
+    proxy.cut();
+
+    // The connection broke mid-statement: 503, not 500 (whether the write landed is unknown,
+    // as with any answer lost in transit; PUT is idempotent, retrying is safe).
+    let (resp, _) = in_flight.await.unwrap();
+    assert_unavailable(resp).await;
+    let broken_after = cut_at.elapsed();
+    holder.release().await;
+
+    let (resp, first) = timed(app.request(Method::GET, &TestApp::treatment_path(ORG, &id))).await;
+    assert_unavailable(resp).await;
+    assert!(first <= acquire + SLACK, "first 503 after {first:?}");
+
+    // Fail fast: nobody waits for a connection that cannot come, so nothing piles up.
+    let (answers, slowest) = burst(&app, &id, 50).await;
+    for resp in answers {
+        assert_unavailable(resp).await;
+    }
+    assert!(
+        slowest < acquire / 2,
+        "503s during an outage should be immediate: slowest of 50 took {slowest:?}"
+    );
+    let readyz = app.anonymous(Method::GET, "/readyz").send().await.unwrap();
+    assert_unavailable(readyz).await;
+    let healthz = app.anonymous(Method::GET, "/healthz").send().await.unwrap();
+    assert_eq!(healthz.status(), StatusCode::OK);
+
+    // Long enough for a probe to fail against the black hole, then the network comes back.
+    tokio::time::sleep((acquire * 2).saturating_sub(cut_at.elapsed())).await;
+    let (resp, late) = timed(app.request(Method::GET, &TestApp::treatment_path(ORG, &id))).await;
+    assert_unavailable(resp).await;
+    let outage = cut_at.elapsed();
+    proxy.restore();
+    let recovery = wait_until_ready(&app, Duration::from_secs(10)).await;
+
+    // No dead connection is left behind: everything answers normally at once.
+    let (answers, _) = burst(&app, &id, 16).await;
+    for resp in answers {
+        assert!(
+            resp.status().is_success(),
+            "after recovery: {}",
+            resp.status()
+        );
+    }
+    assert_eq!(
+        app.put_treatment(&id, json!({"values": ["after"]}))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(app.treatment_values(&id).await, ["after"]);
+    eprintln!(
+        "outage: in-flight PUT got 503 {broken_after:?} after the cut; first new request 503 \
+         in {first:?}; 50 concurrent 503s, slowest {slowest:?}; a 503 {late:?} after \
+         {outage:?} of outage; ready again {recovery:?} after the restore (acquire timeout \
+         {acquire:?})"
+    );
+}
+
+#[tokio::test]
+async fn an_internal_error_is_a_generic_500_logged_with_its_request_id_and_serving_goes_on() {
+    let (_db, url) = TestDb::create().await;
+    let server = ServerProcess::start(&url, &[]).await;
+    let customers = format!("/v1/organizations/{ORG}/customers");
+    let mut ids = Vec::new();
+    for external_id in ["corrupt", "healthy"] {
+        let resp = server
+            .request(Method::POST, &customers)
+            .json(&json!({"external_id": external_id}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let body: Value = resp.json().await.unwrap();
+        ids.push(body["id"].as_str().unwrap().to_owned());
+    }
+
+    // A stored value the code cannot decode: the list is an object now.
+    let direct = direct_connection(&url).await;
+    let backend = direct.get_database_backend();
+    let cast = if backend == DbBackend::Postgres {
+        "::jsonb"
+    } else {
+        ""
+    };
+    direct
+        .execute_raw(Statement::from_string(
+            backend,
+            format!(
+                "UPDATE customers SET special_treatment = '{{\"x\":1}}'{cast} \
+                 WHERE external_id = 'corrupt'"
+            ),
+        ))
+        .await
+        .expect("corrupt the row");
+    direct.close().await.ok();
+
+    let request_id = format!("it-500-{}", uuid::Uuid::new_v4().simple());
+    let resp = server
+        .request(Method::GET, &TestApp::treatment_path(ORG, &ids[0]))
+        .header("x-request-id", &request_id)
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(resp, StatusCode::INTERNAL_SERVER_ERROR, "internal_error").await;
+    assert_eq!(body["request_id"], request_id.as_str());
+    assert_eq!(
+        body,
+        json!({"code": "internal_error", "message": "internal server error", "request_id": request_id}),
+        "a 500 reveals nothing: no SQL, no path, no driver text"
+    );
+
+    // The cause is in the log, under the request id the client was given.
+    let started = Instant::now();
+    let logged = loop {
+        let found = server.log_lines().into_iter().find(|line| {
+            line["level"] == "ERROR"
+                && line["message"] == "internal error"
+                && line["request_id"] == request_id.as_str()
+        });
+        if let Some(line) = found {
+            break line;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no internal error logged with request_id {request_id}:\n{}",
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        logged["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("repository call failed")),
+        "the log has the cause: {logged}"
+    );
+
+    // One bad row does not stop the service.
+    let resp = server
+        .request(Method::GET, &TestApp::treatment_path(ORG, &ids[1]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let readyz = server
+        .client
+        .get(server.url("/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(readyz.status(), StatusCode::OK);
+}
