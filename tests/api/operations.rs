@@ -1,17 +1,14 @@
 //! Operating the service: metrics, request logs, CORS, several replicas on one database.
 
-use std::{
-    io::Read,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database, TransactionTrait};
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    ORG, SECRET, TestApp, TestDb, assert_error, spawn_app, spawn_app_with, token,
+use crate::{
+    helpers::{ORG, SECRET, TestApp, TestDb, assert_error, spawn_app, spawn_app_with, token},
+    process::ServerProcess,
 };
 
 const TREATMENT_ROUTE: &str =
@@ -227,92 +224,6 @@ async fn without_cors_configured_there_are_no_cors_headers() {
     assert_error(resp, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
 }
 
-/// The real binary, serving on a port of its own; killed when dropped.
-struct ServerProcess {
-    child: Child,
-    base: String,
-}
-
-impl ServerProcess {
-    fn start(database_url: &str, envs: &[(&str, &str)]) -> ServerProcess {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_customers-api"))
-            .arg("serve")
-            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-            .env("DATABASE_URL", database_url)
-            .env("JWT_SECRET", SECRET)
-            .envs(envs.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start customers-api");
-        ServerProcess {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    /// Waits until `/readyz` answers 200.
-    async fn wait_ready(&mut self, client: &reqwest::Client) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = client.get(format!("{}/readyz", self.base)).send().await;
-            if ready.is_ok_and(|resp| resp.status() == StatusCode::OK) {
-                return;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                let mut stderr = String::new();
-                self.child
-                    .stderr
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut stderr)
-                    .ok();
-                panic!("the server exited with {status}: {stderr}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not become ready in 30 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Stops the process (SIGKILL) and returns what it logged.
-    fn stop(mut self) -> String {
-        self.child.kill().ok();
-        self.child.wait().ok();
-        let mut stderr = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .ok();
-        stderr
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn two_replicas_started_at_once_on_one_postgresql_database_both_serve() {
     let (db, url) = TestDb::create().await;
@@ -322,17 +233,14 @@ async fn two_replicas_started_at_once_on_one_postgresql_database_both_serve() {
         );
         return;
     }
-    let client = client();
     // Both start before either has migrated the fresh database.
-    let mut first = ServerProcess::start(&url, &[]);
-    let mut second = ServerProcess::start(&url, &[]);
-    first.wait_ready(&client).await;
-    second.wait_ready(&client).await;
+    let (first, second) = tokio::join!(
+        ServerProcess::start(&url, &[]),
+        ServerProcess::start(&url, &[])
+    );
 
-    let token = token(&[ORG], crate::helpers::ALL_SCOPES);
-    let created: Value = client
-        .post(format!("{}/v1/organizations/{ORG}/customers", first.base))
-        .bearer_auth(&token)
+    let created: Value = first
+        .request(Method::POST, &format!("/v1/organizations/{ORG}/customers"))
         .json(&json!({"external_id": "shared"}))
         .send()
         .await
@@ -341,25 +249,15 @@ async fn two_replicas_started_at_once_on_one_postgresql_database_both_serve() {
         .await
         .unwrap();
     let id = created["id"].as_str().unwrap();
-    let resp = client
-        .put(format!(
-            "{}{}",
-            second.base,
-            TestApp::treatment_path(ORG, id)
-        ))
-        .bearer_auth(&token)
+    let resp = second
+        .request(Method::PUT, &TestApp::treatment_path(ORG, id))
         .json(&json!({"values": ["vip"]}))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    let read: Value = client
-        .get(format!(
-            "{}{}",
-            first.base,
-            TestApp::treatment_path(ORG, id)
-        ))
-        .bearer_auth(&token)
+    let read: Value = first
+        .request(Method::GET, &TestApp::treatment_path(ORG, id))
         .send()
         .await
         .unwrap()
@@ -374,13 +272,9 @@ async fn two_replicas_started_at_once_on_one_postgresql_database_both_serve() {
 #[tokio::test]
 async fn json_logs_have_one_line_per_request_with_route_actor_and_no_secrets() {
     let (db, url) = TestDb::create().await;
-    let client = client();
-    let mut server = ServerProcess::start(&url, &[("LOG_FORMAT", "json"), ("RUST_LOG", "info")]);
-    server.wait_ready(&client).await;
-    let token = token(&[ORG], crate::helpers::ALL_SCOPES);
-    let created: Value = client
-        .post(format!("{}/v1/organizations/{ORG}/customers", server.base))
-        .bearer_auth(&token)
+    let server = ServerProcess::start(&url, &[]).await;
+    let created: Value = server
+        .request(Method::POST, &format!("/v1/organizations/{ORG}/customers"))
         .header("x-request-id", "log-test-1")
         .json(&json!({"external_id": "secret-external-id", "display_name": "Secret Name"}))
         .send()
@@ -390,7 +284,8 @@ async fn json_logs_have_one_line_per_request_with_route_actor_and_no_secrets() {
         .await
         .unwrap();
     assert!(created["id"].is_string());
-    let logs = server.stop();
+    let logs = server.log();
+    drop(server);
     drop(db);
 
     let lines: Vec<Value> = logs
@@ -409,6 +304,7 @@ async fn json_logs_have_one_line_per_request_with_route_actor_and_no_secrets() {
     assert_eq!(request_line["status"], 201);
     assert_eq!(request_line["actor"], "tester");
     assert!(request_line["latency_ms"].is_number());
+    let token = token(&[ORG], crate::helpers::ALL_SCOPES);
     for secret in [token.as_str(), "secret-external-id", "Secret Name", SECRET] {
         assert!(!logs.contains(secret), "the logs contain {secret:?}");
     }
