@@ -125,6 +125,41 @@ impl Error {
         }
     }
 
+    /// One typical error for each status the operations document, as the wire shows it: the
+    /// examples of the OpenAPI document's error responses.
+    pub fn documented_examples() -> Vec<(StatusCode, ErrorResponse)> {
+        let customer = "0190f3c2-7b1e-7c3a-9f00-5e1d2c3b4a59";
+        let examples = [
+            Error::invalid_field("values[1]", "repeats values[0]"),
+            Error::Unauthorized {
+                message: "invalid token: ExpiredSignature".to_owned(),
+                token_presented: true,
+            },
+            Error::Forbidden("the token lacks the scope \"special-treatment:write\"".to_owned()),
+            Error::NotFound(format!("customer {customer} not found")),
+            Error::Conflict(
+                "external_id \"crm-000123\" is already registered in organization \"acme\""
+                    .to_owned(),
+            ),
+            Error::PayloadTooLarge {
+                limit: crate::http::MAX_BODY_BYTES,
+            },
+            Error::Internal(anyhow::anyhow!("example")),
+            Error::Unavailable("example".to_owned()),
+            Error::Timeout,
+        ];
+        examples
+            .into_iter()
+            .map(|error| {
+                let body = ErrorResponse {
+                    request_id: "0b7e0c5e-6f5f-4b8c-9d0e-3c2a1f4e5d6c".to_owned(),
+                    ..error.to_body()
+                };
+                (error.status(), body)
+            })
+            .collect()
+    }
+
     /// Logs what the client is not told, with the request id the client is told, so a
     /// reported `request_id` leads to the cause. Client errors are the client's business.
     fn log(&self) {

@@ -2,9 +2,10 @@
 //!
 //! The document is generated once at start-up from the API's types and operations; the server
 //! serves it (`/openapi.yaml`, `/openapi.json`), `customers-api openapi` prints it, and the
-//! committed `openapi.yaml` must equal it byte for byte (a test checks). poem-openapi cannot
-//! emit `additionalProperties: false`; [`Spec::generate`] adds it to the schemas that refuse
-//! unknown fields, and that is its only change to poem-openapi's output.
+//! committed `openapi.yaml` must equal it byte for byte (a test checks). [`Spec::generate`]
+//! adds what poem-openapi cannot emit, and nothing else: `additionalProperties: false` on the
+//! schemas that refuse unknown fields, and an example per error status (poem-openapi has one
+//! example per schema, and the same `ErrorResponse` serves every error status).
 
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ impl Spec {
                 .ok_or_else(|| anyhow::anyhow!("schema {name} is missing from the document"))?;
             schema.insert("additionalProperties".to_owned(), Value::Bool(false));
         }
+        add_error_examples(&mut document);
         Ok(Spec {
             json: serde_json::to_string_pretty(&document)?,
             yaml: serde_yaml::to_string(&document)?,
@@ -73,6 +75,32 @@ impl Spec {
             .at("/openapi.json", get(openapi_json).data(self))
             .at("/docs", get(docs_redirect))
             .at("/docs/*path", get(docs_file).data(swagger))
+    }
+}
+
+/// Sets each error response's example to a typical body for its status.
+fn add_error_examples(document: &mut Value) {
+    use poem_openapi::types::ToJSON;
+    let examples: Vec<(String, Option<Value>)> = Error::documented_examples()
+        .into_iter()
+        .map(|(status, body)| (status.as_u16().to_string(), body.to_json()))
+        .collect();
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let operations = paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|operations| operations.values_mut());
+    for operation in operations {
+        for (status, example) in &examples {
+            let media = operation
+                .pointer_mut(&format!("/responses/{status}/content/application~1json"))
+                .and_then(Value::as_object_mut);
+            if let (Some(media), Some(example)) = (media, example) {
+                media.insert("example".to_owned(), example.clone());
+            }
+        }
     }
 }
 

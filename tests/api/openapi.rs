@@ -187,3 +187,25 @@ fn every_operation_documents_its_statuses_tags_and_security() {
     let unique: std::collections::HashSet<_> = operation_ids.iter().collect();
     assert_eq!(unique.len(), operation_ids.len(), "operationIds are unique");
 }
+
+#[test]
+fn each_error_response_has_an_example_of_its_own_code() {
+    let doc = document();
+    let expected = [
+        ("400", "invalid_request_body"),
+        ("401", "unauthorized"),
+        ("403", "forbidden"),
+        ("404", "not_found"),
+        ("409", "conflict"),
+        ("413", "payload_too_large"),
+        ("500", "internal_error"),
+        ("503", "service_unavailable"),
+        ("504", "repository_timeout"),
+    ];
+    let put = &doc["paths"]["/v1/organizations/{org_id}/customers/{customer_id}/special-treatment"]
+        ["put"];
+    for (status, code) in expected {
+        let example = &put["responses"][status]["content"]["application/json"]["example"];
+        assert_eq!(example["code"], code, "example of {status}");
+    }
+}
