@@ -7,10 +7,10 @@
 use std::{
     ffi::OsStr,
     os::unix::fs::PermissionsExt,
-    path::{Path, PathBuf},
+    path::Path,
     process::{Output, Stdio},
     sync::LazyLock,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -19,7 +19,10 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, header::WWW_AUTHENTICATE};
 use serde_json::{Value, json};
 
-use crate::helpers::{ALL_SCOPES, ORG, SECRET, TestApp, assert_error, spawn_app_with};
+use crate::{
+    helpers::{ALL_SCOPES, ORG, SECRET, TestApp, assert_error, spawn_app_with},
+    process::ServerProcess,
+};
 
 /// Another organization: the fixtures register customers there too.
 const OTHER_ORG: &str = "globex";
@@ -1068,95 +1071,26 @@ async fn without_a_key_the_token_command_generates_a_secret_file_once_and_reuses
     }
 }
 
-/// A free port on the loopback interface (bound, read and released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
+/// `customers-api serve` as a child process with its own SQLite file in `dir` and exactly `env`
+/// (no JWT key unless `env` configures one).
+async fn serve_process(dir: &Path, env: &[(&str, &OsStr)]) -> ServerProcess {
+    let database_url = format!("sqlite://{}/server.sqlite?mode=rwc", dir.display());
+    let env: Vec<(&str, &str)> = env
+        .iter()
+        .map(|(name, value)| (*name, value.to_str().expect("a UTF-8 value")))
+        .collect();
+    ServerProcess::start_with_env(&database_url, &env).await
 }
 
-/// `customers-api serve` as a child process with its own SQLite file in `dir`; killed on drop.
-struct ServerProcess {
-    child: tokio::process::Child,
-    base: String,
-    log_path: PathBuf,
-    client: reqwest::Client,
-}
-
-impl ServerProcess {
-    /// Starts the binary with exactly `env` (plus `DATABASE_URL`) and waits, bounded, for
-    /// `/healthz`.
-    async fn start(dir: &Path, env: &[(&str, &OsStr)]) -> ServerProcess {
-        let database_url = format!("sqlite://{}/server.sqlite?mode=rwc", dir.display());
-        let log_path = dir.join("server.log");
-        let log = std::fs::File::create(&log_path).unwrap();
-        let listen_addr = format!("127.0.0.1:{}", free_port());
-        let child = tokio::process::Command::new(BINARY)
-            .args(["serve", "--listen-addr", &listen_addr])
-            .env_clear()
-            .env("DATABASE_URL", &database_url)
-            .envs(env.iter().copied())
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start the server");
-        let mut server = ServerProcess {
-            child,
-            base: format!("http://{listen_addr}"),
-            log_path,
-            client: reqwest::Client::builder()
-                .no_proxy()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap(),
-        };
-        let deadline = Instant::now() + PROCESS_TIMEOUT;
-        loop {
-            if let Some(status) = server.child.try_wait().unwrap() {
-                panic!("the server exited with {status}: {}", server.log());
-            }
-            let health = server.client.get(server.url("/healthz")).send().await;
-            if health.is_ok_and(|resp| resp.status() == StatusCode::OK) {
-                return server;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server is not healthy within {PROCESS_TIMEOUT:?}: {}",
-                server.log()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log_path).unwrap_or_default()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// `GET /v1/organizations/{ORG}/customers` with `token`.
-    async fn list(&self, token: &str) -> Response {
-        self.client
-            .get(self.url(&format!("/v1/organizations/{ORG}/customers")))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("send")
-    }
-
-    async fn stop(mut self) {
-        self.child.start_kill().expect("kill the server");
-        tokio::time::timeout(Duration::from_secs(10), self.child.wait())
-            .await
-            .expect("the server exits after kill")
-            .unwrap();
-    }
+/// `GET /v1/organizations/{ORG}/customers` with `token`.
+async fn list(server: &ServerProcess, token: &str) -> Response {
+    server
+        .client
+        .get(server.url(&format!("/v1/organizations/{ORG}/customers")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("send")
 }
 
 #[tokio::test]
@@ -1164,7 +1098,7 @@ async fn a_server_process_without_a_key_accepts_tokens_from_its_generated_secret
     let dir = tempfile::tempdir().unwrap();
     let secret_path = dir.path().join("keys").join("jwt-secret");
     let env = [("JWT_SECRET_FILE", secret_path.as_os_str())];
-    let server = ServerProcess::start(dir.path(), &env).await;
+    let server = serve_process(dir.path(), &env).await;
 
     let (mode, secret) = secret_file(&secret_path);
     assert_eq!(mode, 0o600);
@@ -1180,14 +1114,18 @@ async fn a_server_process_without_a_key_accepts_tokens_from_its_generated_secret
         .await
         .unwrap();
     expect_status(resp, StatusCode::CREATED, "a token of the generated secret").await;
-    let resp = expect_status(server.list(&token).await, StatusCode::OK, "list").await;
+    let resp = expect_status(list(&server, &token).await, StatusCode::OK, "list").await;
     let page: Value = resp.json().await.unwrap();
     assert_eq!(page["items"][0]["external_id"], "from-the-process-test");
 
     // The test secret is not what this server trusts.
     let other = crate::helpers::token(&[ORG], ALL_SCOPES);
-    assert_unauthorized(server.list(&other).await, true, "a token of another secret").await;
-    server.stop().await;
+    assert_unauthorized(
+        list(&server, &other).await,
+        true,
+        "a token of another secret",
+    )
+    .await;
 }
 
 /// The environment reaches the verifier: `JWT_PUBLIC_KEY_FILE`, `JWT_ISSUER`, `JWT_AUDIENCE`;
@@ -1206,7 +1144,7 @@ async fn a_server_process_checks_the_configured_public_key_issuer_and_audience()
         ("JWT_AUDIENCE", OsStr::new(AUDIENCE)),
         ("JWT_SECRET_FILE", secret_path.as_os_str()),
     ];
-    let server = ServerProcess::start(dir.path(), &env).await;
+    let server = serve_process(dir.path(), &env).await;
     assert!(
         !secret_path.exists(),
         "no secret generated beside a public key"
@@ -1214,7 +1152,7 @@ async fn a_server_process_checks_the_configured_public_key_issuer_and_audience()
 
     let valid = rsa.signer.token(&[ORG], ALL_SCOPES);
     expect_status(
-        server.list(&valid).await,
+        list(&server, &valid).await,
         StatusCode::OK,
         "RS256, right iss and aud",
     )
@@ -1231,7 +1169,7 @@ async fn a_server_process_checks_the_configured_public_key_issuer_and_audience()
         ("wrong aud", wrong_aud),
         ("HS256", hs256),
     ] {
-        assert_unauthorized(server.list(&token).await, true, name).await;
+        assert_unauthorized(list(&server, &token).await, true, name).await;
     }
 
     let output = run_binary(dir.path(), &["token", "--org", ORG], &env).await;
@@ -1241,7 +1179,6 @@ async fn a_server_process_checks_the_configured_public_key_issuer_and_audience()
     );
     assert!(output.stdout.is_empty(), "no token printed");
     assert!(!secret_path.exists(), "`token` generated no secret either");
-    server.stop().await;
 }
 
 #[tokio::test]

@@ -31,6 +31,14 @@ impl ServerProcess {
     /// Starts `customers-api` on a free port (it binds port 0 and logs the address) with
     /// `database_url`, the test secret, JSON logs, and `env` on top; waits until it serves.
     pub async fn start(database_url: &str, env: &[(&str, &str)]) -> ServerProcess {
+        let mut with_secret = vec![("JWT_SECRET", SECRET)];
+        with_secret.extend_from_slice(env);
+        Self::start_with_env(database_url, &with_secret).await
+    }
+
+    /// Like [`start`](Self::start), but with no JWT key unless `env` configures one: the
+    /// environment is exactly the listening and logging settings, `database_url` and `env`.
+    pub async fn start_with_env(database_url: &str, env: &[(&str, &str)]) -> ServerProcess {
         let dir = tempfile::tempdir().expect("temporary directory");
         let log_path = dir.path().join("server.log");
         let log = std::fs::File::create(&log_path).expect("log file");
@@ -39,7 +47,6 @@ impl ServerProcess {
             .env_clear()
             .env("LISTEN_ADDR", "127.0.0.1:0")
             .env("DATABASE_URL", database_url)
-            .env("JWT_SECRET", SECRET)
             .env("LOG_FORMAT", "json")
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
