@@ -31,14 +31,7 @@ async fn create_answers_201_with_location_and_the_customer() {
     assert_eq!(created["display_name"], "Ada Lovelace");
     assert!(created["created_at"].is_string() && created["updated_at"].is_string());
 
-    let fetched: Value = app
-        .request(Method::GET, &location)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let fetched: Value = app.get_json(&location).await;
     assert_eq!(fetched, created, "GET answers what POST answered");
 }
 
@@ -102,14 +95,7 @@ async fn body_rules_are_400_naming_each_field() {
         let body = assert_error(resp, StatusCode::BAD_REQUEST, "invalid_request_body").await;
         assert_eq!(detail_fields(&body), fields, "details for {payload}");
     }
-    let list: Value = app
-        .request(Method::GET, &customers_path(ORG))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json(&customers_path(ORG)).await;
     assert_eq!(list["items"], json!([]), "nothing was registered");
 }
 
@@ -176,13 +162,8 @@ async fn an_exact_page_ends_with_a_null_cursor() {
         app.create_customer(ORG, &format!("crm-{i}")).await;
     }
     let page: Value = app
-        .request(Method::GET, &format!("{}?limit=2", customers_path(ORG)))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("{}?limit=2", customers_path(ORG)))
+        .await;
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
     assert!(page["next_cursor"].is_null());
 }
@@ -203,14 +184,7 @@ async fn list_defaults_to_fifty_and_bounds_limit() {
     .into_iter()
     .collect();
     assert_eq!(ids.len(), 51);
-    let page: Value = app
-        .request(Method::GET, &customers_path(ORG))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get_json(&customers_path(ORG)).await;
     assert_eq!(page["items"].as_array().unwrap().len(), 50);
     assert!(page["next_cursor"].is_string());
 
@@ -261,29 +235,13 @@ async fn external_id_filters_exactly() {
     app.create_customer(ORG, "crm-420").await;
     app.create_customer("globex", "crm-42").await;
     let page: Value = app
-        .request(
-            Method::GET,
-            &format!("{}?external_id=crm-42", customers_path(ORG)),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("{}?external_id=crm-42", customers_path(ORG)))
+        .await;
     assert_eq!(page["items"], json!([wanted]));
     assert!(page["next_cursor"].is_null());
     let none: Value = app
-        .request(
-            Method::GET,
-            &format!("{}?external_id=CRM-42", customers_path(ORG)),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("{}?external_id=CRM-42", customers_path(ORG)))
+        .await;
     assert_eq!(none["items"], json!([]));
 }
 
@@ -352,13 +310,6 @@ async fn a_customer_is_invisible_from_another_organization() {
         .await
         .unwrap();
     assert_eq!(page["items"], json!([]));
-    let still: Value = app
-        .request(Method::GET, &format!("{}/{id}", customers_path(ORG)))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let still: Value = app.get_json(&format!("{}/{id}", customers_path(ORG))).await;
     assert_eq!(still, created);
 }

@@ -225,6 +225,13 @@ impl TestApp {
         self.anonymous(method, path).bearer_auth(&self.token)
     }
 
+    /// `GET path` with the all-scopes token, asserting a 200, as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let resp = self.request(Method::GET, path).send().await.expect("send");
+        assert_eq!(resp.status(), StatusCode::OK, "GET {path}");
+        resp.json().await.expect("a JSON body")
+    }
+
     pub async fn create_customer(&self, org: &str, external_id: &str) -> Value {
         let resp = self
             .anonymous(Method::POST, &format!("/v1/organizations/{org}/customers"))

@@ -18,18 +18,10 @@ async fn a_restart_on_the_same_database_keeps_the_data() {
     let app = app.restart().await;
     assert_eq!(app.treatment_values(&id).await, ["vulnerable", "vip"]);
     let fetched: serde_json::Value = app
-        .request(
-            reqwest::Method::GET,
-            &format!(
-                "/v1/organizations/{ORG}/customers/{}",
-                created["id"].as_str().unwrap()
-            ),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!(
+            "/v1/organizations/{ORG}/customers/{}",
+            created["id"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(fetched, created);
 }
