@@ -18,7 +18,8 @@ use crate::{auth::KeySettings, repo::RepoSettings};
 #[command(
     name = "customers-api",
     version,
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    after_help = "Logging: RUST_LOG filters the log lines (default: info), e.g. RUST_LOG=info,sea_orm=warn."
 )]
 pub struct Cli {
     #[command(subcommand)]

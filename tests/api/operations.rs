@@ -309,3 +309,37 @@ async fn json_logs_have_one_line_per_request_with_route_actor_and_no_secrets() {
         assert!(!logs.contains(secret), "the logs contain {secret:?}");
     }
 }
+
+/// The README's configuration table and `--help` name the same flags, variables and defaults.
+#[test]
+fn the_readme_configuration_table_matches_help() {
+    let readme = include_str!("../../README.md");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_customers-api"))
+        .arg("--help")
+        .output()
+        .expect("run customers-api --help");
+    let help = String::from_utf8(output.stdout).unwrap();
+    let rows: Vec<&str> = readme
+        .lines()
+        .filter(|line| line.starts_with("| `--"))
+        .collect();
+    assert!(rows.len() >= 14, "the configuration table is in the README");
+    for row in rows {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let names: Vec<&str> = cells[1].split(" / ").map(|n| n.trim_matches('`')).collect();
+        let (flag, variable) = (names[0], names[1]);
+        assert!(help.contains(&format!("{flag} <")), "--help lists {flag}");
+        assert!(
+            help.contains(&format!("[env: {variable}")),
+            "--help names {variable}"
+        );
+        let default = cells[2].trim_matches('`');
+        if default != "unset" && default != "empty" {
+            assert!(
+                help.contains(&format!("[default: {default}]")),
+                "--help gives {flag}'s default {default}"
+            );
+        }
+    }
+    assert!(help.contains("RUST_LOG") && readme.contains("| `RUST_LOG` |"));
+}
