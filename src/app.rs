@@ -64,14 +64,17 @@ impl App {
             token: settings.metrics_token.clone(),
         };
         let cors_origins = settings.cors_allowed_origins.clone();
-        let endpoint = spec
-            .routes()
-            .at("/metrics", get(metrics_endpoint))
-            .nest("/", service)
-            .data(verifier)
+        // Route data is inserted into every request that passes the layer, so the scrape's
+        // data is attached to /metrics alone; the API needs only the token verifier.
+        let metrics_route = get(metrics_endpoint)
             .data(repo.clone())
             .data(metrics.clone())
-            .data(metrics_access)
+            .data(metrics_access);
+        let endpoint = spec
+            .routes()
+            .at("/metrics", metrics_route)
+            .nest("/", service)
+            .data(verifier)
             .with(CatchPanic::new().with_handler(panic_response))
             .with(ShapeErrors::new(route_table.clone()))
             .with_if(!cors_origins.is_empty(), CorsLayer::new(cors_origins))

@@ -1,0 +1,614 @@
+#!/usr/bin/env python3
+"""Load benchmark of the special-treatment paths; run it through bench/run.sh.
+
+For each database (SQLite, PostgreSQL) and each customer count it: creates a fresh database,
+starts the release binary on a free loopback port, registers the customers and sets their
+3-value treatments through the API (above --api-seed-max customers, the rest are bulk-inserted
+with SQL into the same schema first, see --help), then drives wrk (bench/load.lua) on random
+customers with a valid token:
+
+  get      GET special treatment, closed loop, 64 connections
+  put      PUT special treatment (3 values)
+  mix      90% GET / 10% PUT
+  get@70%  GET at 70% of the measured GET peak (think time between requests), for p99
+
+and prints requests/s, p50/p90/p99 latency, non-2xx answers (from wrk and from the server's
+own /metrics counters), server CPU per request (and PostgreSQL backends' CPU per request) and
+the server's peak RSS. Only loopback addresses are used; every run is bounded in time.
+Standard library only.
+"""
+
+import argparse
+import datetime
+import http.client
+import json
+import os
+import platform
+import queue
+import re
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+ORG = "bench"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+TREATMENT = ["vulnerable", "vip", "no-marketing"]
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- process measurements
+
+def proc_cpu_ticks(pid):
+    """utime + stime of a process (all its threads), in clock ticks."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return 0
+
+
+def proc_status_kib(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def reset_peak_rss(pid):
+    """Resets VmHWM to the current RSS (Linux >= 4.0), so each phase gets its own peak."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- databases
+
+class SqliteDb:
+    kind = "sqlite"
+
+    def __init__(self, workdir):
+        self.path = os.path.join(workdir, "customers.sqlite")
+        self.url = f"sqlite://{self.path}?mode=rwc"
+
+    def bulk_insert(self, count):
+        """Rows shaped exactly like the API's (BLOB uuid, JSON text, sqlx timestamps)."""
+        con = sqlite3.connect(self.path)
+        con.execute("PRAGMA synchronous=OFF")  # seeding only; the server keeps FULL
+        con.execute(
+            """
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+            INSERT INTO customers
+              (id, org_id, external_id, display_name, special_treatment, created_at, updated_at)
+            SELECT randomblob(16), ?, printf('bulk-%07d', i), printf('Bulk customer %d', i),
+                   ?, ts, ts
+            FROM n, (SELECT strftime('%Y-%m-%dT%H:%M:%f', 'now') || '+00:00' AS ts)
+            """,
+            (count, ORG, json.dumps(TREATMENT, separators=(",", ":"))),
+        )
+        con.commit()
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        con.close()
+
+    def all_ids(self):
+        con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        ids = [uuid_text(row[0]) for row in con.execute("SELECT id FROM customers")]
+        con.close()
+        return ids
+
+    def backend_pids(self):
+        return []
+
+    def size_bytes(self):
+        return sum(
+            os.path.getsize(self.path + suffix)
+            for suffix in ("", "-wal")
+            if os.path.exists(self.path + suffix)
+        )
+
+    def drop(self):
+        pass
+
+
+def uuid_text(raw):
+    h = raw.hex() if isinstance(raw, bytes) else str(raw).replace("-", "")
+    return f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+class PostgresDb:
+    kind = "postgres"
+
+    def __init__(self, admin_url, name):
+        self.admin_url = admin_url
+        self.name = name
+        parts = urllib.parse.urlsplit(admin_url)
+        # The database is on loopback: no TLS unless the URL asks for it (with sqlx's default,
+        # sslmode=prefer, TLS to a local server took a quarter of the server's CPU on a GET).
+        query = parts.query if "sslmode=" in parts.query else "&".join(
+            q for q in (parts.query, "sslmode=disable") if q)
+        self.url = urllib.parse.urlunsplit(parts._replace(path="/" + name, query=query))
+        self.psql(self.admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.psql(self.admin_url, f'CREATE DATABASE "{name}"')
+
+    @staticmethod
+    def psql(url, sql):
+        out = subprocess.run(
+            ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
+            check=True, capture_output=True, text=True,
+        )
+        return out.stdout
+
+    def bulk_insert(self, count):
+        self.psql(
+            self.url,
+            f"""
+            INSERT INTO customers
+              (id, org_id, external_id, display_name, special_treatment, created_at, updated_at)
+            SELECT gen_random_uuid(), '{ORG}', 'bulk-' || lpad(g::text, 7, '0'),
+                   'Bulk customer ' || g, '{json.dumps(TREATMENT)}'::jsonb, now(), now()
+            FROM generate_series(1, {int(count)}) AS g
+            """,
+        )
+        self.psql(self.url, "VACUUM ANALYZE customers")
+
+    def all_ids(self):
+        return self.psql(self.url, "SELECT id FROM customers").split()
+
+    def backend_pids(self):
+        out = self.psql(
+            self.admin_url,
+            f"SELECT pid FROM pg_stat_activity WHERE datname = '{self.name}' "
+            "AND pid <> pg_backend_pid()",
+        )
+        return [int(p) for p in out.split()]
+
+    def size_bytes(self):
+        return int(self.psql(self.url, "SELECT pg_database_size(current_database())").strip())
+
+    def drop(self):
+        try:
+            self.psql(self.admin_url, f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        except subprocess.CalledProcessError as e:
+            log(f"could not drop {self.name}: {e.stderr.strip()}")
+
+
+# ---------------------------------------------------------------- the server
+
+class Server:
+    def __init__(self, binary, db, workdir, secret, extra_env):
+        self.binary = binary
+        self.port = free_port()
+        self.env = dict(os.environ)
+        self.env.update(
+            DATABASE_URL=db.url,
+            JWT_SECRET=secret,
+            LISTEN_ADDR=f"127.0.0.1:{self.port}",
+            JWT_SECRET_FILE=os.path.join(workdir, "jwt-secret"),
+        )
+        self.env.pop("RUST_LOG", None)  # the default (info): one log line per request
+        self.env.update(extra_env)
+        self.log_path = os.path.join(workdir, "server.log")
+        self.proc = None
+
+    def start(self):
+        self.log_file = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [self.binary, "serve"], env=self.env, stdout=self.log_file, stderr=self.log_file
+        )
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited at start; see {self.log_path}")
+            try:
+                status, _ = self.get("/healthz")
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("the server did not answer /healthz in 60 s")
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def get(self, path, headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request("GET", path, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
+    def token(self):
+        out = subprocess.run(
+            [self.binary, "token", "--org", ORG, "--sub", "bench", "--ttl", "86400"],
+            env=self.env, check=True, capture_output=True, text=True,
+        )
+        return out.stdout.strip()
+
+    def migrate(self):
+        subprocess.run([self.binary, "migrate"], env=self.env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def non_2xx_by_route(self):
+        """Answers that were not 2xx, summed from the server's own request counter."""
+        status, body = self.get("/metrics")
+        if status != 200:
+            return None
+        total = 0
+        for line in body.decode().splitlines():
+            if line.startswith("customers_api_http_requests_total{"):
+                m = re.search(r'status="(\d+)"', line)
+                if m and not m.group(1).startswith("2") and 'route="/metrics"' not in line:
+                    total += int(float(line.rsplit(" ", 1)[1]))
+        return total
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.log_file.close()
+
+
+# ---------------------------------------------------------------- seeding through the API
+
+def seed_through_api(server, token, count, first_index, concurrency):
+    """Registers `count` customers and sets a 3-value treatment on each, concurrently."""
+    ids = [None] * count
+    work = queue.Queue()
+    for i in range(count):
+        work.put(i)
+    failures = []
+    auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    body_put = json.dumps({"values": TREATMENT})
+
+    def worker():
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        try:
+            while not failures:
+                try:
+                    i = work.get_nowait()
+                except queue.Empty:
+                    return
+                n = first_index + i
+                body = json.dumps({"external_id": f"api-{n:07d}",
+                                   "display_name": f"Customer {n}"})
+                conn.request("POST", f"/v1/organizations/{ORG}/customers", body, auth)
+                resp = conn.getresponse()
+                data = resp.read()
+                if resp.status != 201:
+                    failures.append(f"POST customer: {resp.status} {data[:200]!r}")
+                    return
+                cid = json.loads(data)["id"]
+                conn.request("PUT", f"/v1/organizations/{ORG}/customers/{cid}/special-treatment",
+                             body_put, auth)
+                resp = conn.getresponse()
+                data = resp.read()
+                if resp.status != 204:
+                    failures.append(f"PUT treatment: {resp.status} {data[:200]!r}")
+                    return
+                ids[i] = cid
+        except Exception as e:  # noqa: BLE001 - reported below
+            failures.append(repr(e))
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failures:
+        raise RuntimeError(f"seeding failed: {failures[0]}")
+    return ids
+
+
+# ---------------------------------------------------------------- wrk runs
+
+def run_wrk(args, server, token, ids_file, seconds, put_percent, delay_ms=0.0):
+    env = dict(os.environ)
+    env.update(BENCH_IDS_FILE=ids_file, BENCH_TOKEN=token, BENCH_ORG=ORG,
+               BENCH_PUT_PERCENT=str(put_percent), BENCH_DELAY_MS=f"{delay_ms:.4f}")
+    cmd = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{seconds}s",
+           "--timeout", "5s", "-s", os.path.join(HERE, "load.lua"),
+           f"http://127.0.0.1:{server.port}"]
+    before = os.times()
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 120)
+    after = os.times()
+    if out.returncode != 0:
+        raise RuntimeError(f"wrk failed: {out.stderr.strip()}")
+    line = next((l for l in out.stdout.splitlines() if l.startswith("BENCH_RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"no BENCH_RESULT line from wrk:\n{out.stdout}\n{out.stderr}")
+    result = json.loads(line[len("BENCH_RESULT "):])
+    result["wrk_cpu_s"] = (after.children_user - before.children_user
+                           + after.children_system - before.children_system)
+    return result
+
+
+def measured_run(args, server, db, token, ids_file, name, put_percent, delay_ms=0.0,
+                 warmup=True):
+    if warmup and args.warmup > 0:
+        run_wrk(args, server, token, ids_file, args.warmup, put_percent, delay_ms)
+    reset_peak_rss(server.pid)
+    non2xx_before = server.non_2xx_by_route()
+    pids = db.backend_pids()
+    db_before = {p: proc_cpu_ticks(p) for p in pids}
+    cpu_before = proc_cpu_ticks(server.pid)
+    load_before = os.getloadavg()[0]
+    r = run_wrk(args, server, token, ids_file, args.duration, put_percent, delay_ms)
+    cpu_after = proc_cpu_ticks(server.pid)
+    db_after = {p: proc_cpu_ticks(p) for p in set(pids) | set(db.backend_pids())}
+    non2xx_after = server.non_2xx_by_route()
+    requests = max(r["requests"], 1)
+    seconds = r["duration_us"] / 1e6
+    db_ticks = sum(t - db_before.get(p, 0) for p, t in db_after.items())
+    row = {
+        "scenario": name,
+        "put_percent": put_percent,
+        "rps": r["requests"] / seconds,
+        "requests": r["requests"],
+        "p50_ms": r["p50_us"] / 1000,
+        "p90_ms": r["p90_us"] / 1000,
+        "p99_ms": r["p99_us"] / 1000,
+        "p999_ms": r["p999_us"] / 1000,
+        "max_ms": r["lat_max_us"] / 1000,
+        "non_2xx_wrk": r["errors_status"],
+        "socket_errors": r["errors_connect"] + r["errors_read"] + r["errors_write"]
+        + r["errors_timeout"],
+        "non_2xx_server": (None if non2xx_before is None or non2xx_after is None
+                           else non2xx_after - non2xx_before),
+        "server_cpu_us_per_req": (cpu_after - cpu_before) / CLK_TCK * 1e6 / requests,
+        "server_cpu_cores": (cpu_after - cpu_before) / CLK_TCK / seconds,
+        "db_cpu_us_per_req": db_ticks / CLK_TCK * 1e6 / requests if db.kind == "postgres"
+        else None,
+        "wrk_cpu_us_per_req": r["wrk_cpu_s"] * 1e6 / requests,
+        "peak_rss_mib": proc_status_kib(server.pid, "VmHWM") / 1024,
+        "rss_mib": proc_status_kib(server.pid, "VmRSS") / 1024,
+        "load_avg_before": load_before,
+        "think_ms": delay_ms,
+    }
+    log(f"  {name:8} {row['rps']:9.0f} req/s  p50 {row['p50_ms']:.2f} ms  p99 "
+        f"{row['p99_ms']:.2f} ms  non-2xx {row['non_2xx_wrk']}/{row['non_2xx_server']}  "
+        f"cpu {row['server_cpu_us_per_req']:.0f} us/req  peak RSS {row['peak_rss_mib']:.1f} MiB")
+    return row
+
+
+def at_fraction_of_peak(args, server, db, token, ids_file, peak_rps, fraction):
+    """Think time chosen so that 64 connections offer `fraction` of the peak rate. One short
+    calibration run measures the latency at that load, which the think time then leaves out."""
+    target = peak_rps * fraction
+    think = 1000.0 * args.connections / target
+    calib = run_wrk(args, server, token, ids_file, max(args.warmup, 3), 0, think)
+    achieved = calib["requests"] / (calib["duration_us"] / 1e6)
+    # rate = connections / (think + latency): take the latency the calibration implies.
+    latency_ms = max(0.0, 1000.0 * args.connections / max(achieved, 1) - think)
+    think = max(0.05, 1000.0 * args.connections / target - latency_ms)
+    row = measured_run(args, server, db, token, ids_file, f"get@{int(fraction * 100)}%", 0,
+                       think, warmup=False)
+    row["target_rps"] = target
+    return row
+
+
+# ---------------------------------------------------------------- one database, one size
+
+def bench_one(args, kind, customers, outdir, stamp):
+    workdir = os.path.join(outdir, f"{kind}-{customers}")
+    os.makedirs(workdir, exist_ok=True)
+    if kind == "sqlite":
+        db = SqliteDb(workdir)
+    else:
+        db = PostgresDb(args.postgres_url, f"customers_api_bench_{stamp}_{customers}")
+    secret = secrets.token_hex(32)
+    extra_env = dict(kv.split("=", 1) for kv in args.server_env)
+    server = Server(args.binary, db, workdir, secret, extra_env)
+    result = {"db": kind, "customers": customers, "runs": []}
+    try:
+        api_count = min(customers, args.api_seed_max)
+        bulk_count = customers - api_count
+        if bulk_count:
+            log(f"{kind}: migrating, bulk-inserting {bulk_count} customers with SQL")
+            server.migrate()
+            started = time.time()
+            db.bulk_insert(bulk_count)
+            result["bulk_seed_s"] = time.time() - started
+        server.start()
+        token = server.token()
+        log(f"{kind}: server pid {server.pid} on port {server.port}; seeding {api_count} "
+            f"customers with 3-value treatments through the API")
+        started = time.time()
+        seeded = seed_through_api(server, token, api_count, 0, args.seed_concurrency)
+        took = time.time() - started
+        result["api_seed_s"] = took
+        result["api_seed_rps"] = 2 * api_count / took
+        result["seed_peak_rss_mib"] = proc_status_kib(server.pid, "VmHWM") / 1024
+        log(f"{kind}: seeded in {took:.1f} s ({2 * api_count / took:.0f} req/s, POST + PUT)")
+        ids = db.all_ids() if bulk_count else seeded
+        if len(ids) != customers:
+            raise RuntimeError(f"expected {customers} customers, found {len(ids)}")
+        ids_file = os.path.join(workdir, "ids.txt")
+        with open(ids_file, "w") as f:
+            f.write("\n".join(ids) + "\n")
+        result["db_size_mib"] = db.size_bytes() / 2**20
+        scenarios = args.scenarios.split(",")
+        get_row = None
+        for name in scenarios:
+            if name == "get":
+                get_row = measured_run(args, server, db, token, ids_file, "get", 0)
+                result["runs"].append(get_row)
+            elif name == "put":
+                result["runs"].append(measured_run(args, server, db, token, ids_file, "put", 100))
+            elif name == "mix":
+                result["runs"].append(measured_run(args, server, db, token, ids_file, "mix", 10))
+            elif name == "get70":
+                if get_row is None:
+                    raise SystemExit("get70 needs the get scenario before it")
+                result["runs"].append(
+                    at_fraction_of_peak(args, server, db, token, ids_file, get_row["rps"], 0.7))
+            else:
+                raise SystemExit(f"unknown scenario {name}")
+        result["peak_rss_mib"] = max(
+            [result["seed_peak_rss_mib"]] + [r["peak_rss_mib"] for r in result["runs"]])
+    finally:
+        server.stop()
+        if args.keep_databases:
+            log(f"{kind}: database kept at {db.url}")
+        else:
+            db.drop()
+            if kind == "sqlite":
+                for suffix in ("", "-wal", "-shm"):
+                    path = db.path + suffix
+                    if os.path.exists(path):
+                        os.remove(path)
+    return result
+
+
+# ---------------------------------------------------------------- report
+
+def machine_info():
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0]
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "kernel": platform.release(),
+        "wrk": wrk_version.strip(),
+    }
+
+
+def fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
+def report(args, results, info):
+    lines = []
+    lines.append(f"date {info['date']}; {info['cores']} cores, {info['cpu']}; kernel "
+                 f"{info['kernel']}; {info['wrk']}")
+    lines.append(f"wrk -t{args.threads} -c{args.connections}, {args.duration} s per run after "
+                 f"{args.warmup} s warm-up; binary {args.binary}")
+    if args.server_env:
+        lines.append("server env: " + " ".join(args.server_env))
+    lines.append("")
+    lines.append("| db | customers | run | req/s | p50 ms | p90 ms | p99 ms | non-2xx (wrk/server)"
+                 " | server CPU us/req | PG CPU us/req | peak RSS MiB |")
+    lines.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for res in results:
+        for r in res["runs"]:
+            lines.append(
+                f"| {res['db']} | {res['customers']} | {r['scenario']} | {r['rps']:.0f} "
+                f"| {r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {r['p99_ms']:.2f} "
+                f"| {r['non_2xx_wrk'] + r['socket_errors']}/{fmt(r['non_2xx_server'], 'd')} "
+                f"| {r['server_cpu_us_per_req']:.0f} | {fmt(r['db_cpu_us_per_req'], '.0f')} "
+                f"| {r['peak_rss_mib']:.1f} |")
+    lines.append("")
+    for res in results:
+        lines.append(
+            f"{res['db']} {res['customers']}: seeded through the API in "
+            f"{res['api_seed_s']:.1f} s ({res['api_seed_rps']:.0f} req/s)"
+            + (f", bulk SQL {res['bulk_seed_s']:.1f} s" if "bulk_seed_s" in res else "")
+            + f"; database {res['db_size_mib']:.0f} MiB; server peak RSS over the whole run "
+            f"{res['peak_rss_mib']:.1f} MiB")
+    # GET flatness: the largest size against the smallest, per database.
+    for kind in sorted({r["db"] for r in results}):
+        sized = sorted((r for r in results if r["db"] == kind), key=lambda r: r["customers"])
+        gets = [(r["customers"], next((x for x in r["runs"] if x["scenario"] == "get"), None))
+                for r in sized]
+        gets = [(n, g) for n, g in gets if g]
+        if len(gets) >= 2:
+            (n0, g0), (n1, g1) = gets[0], gets[-1]
+            lines.append(
+                f"{kind} GET {n1} vs {n0} customers: throughput x{g1['rps'] / g0['rps']:.2f}, "
+                f"CPU/request x{g1['server_cpu_us_per_req'] / g0['server_cpu_us_per_req']:.2f}, "
+                f"p99 x{g1['p99_ms'] / g0['p99_ms']:.2f}")
+    bad = [(res["db"], r["scenario"]) for res in results for r in res["runs"]
+           if r["non_2xx_wrk"] or r["socket_errors"] or r["non_2xx_server"]]
+    lines.append("non-2xx answers: " + ("none" if not bad else f"FOUND in {bad}"))
+    return "\n".join(lines), not bad
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--db", default="sqlite,postgres",
+                   help="comma-separated: sqlite, postgres (default both)")
+    p.add_argument("--customers", default="10000",
+                   help="comma-separated customer counts, each on a fresh database (default "
+                        "10000; e.g. 10000,1000000 for the flatness check)")
+    p.add_argument("--api-seed-max", type=int, default=10000,
+                   help="customers registered through the API; any beyond are bulk-inserted "
+                        "with SQL into the migrated schema before the server starts")
+    p.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    p.add_argument("--warmup", type=int, default=3, help="seconds of warm-up before each run")
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--threads", type=int, default=2, help="wrk threads")
+    p.add_argument("--scenarios", default="get,put,mix,get70")
+    p.add_argument("--seed-concurrency", type=int, default=32)
+    p.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "customers-api"))
+    p.add_argument("--postgres-url",
+                   default=os.environ.get("BENCH_POSTGRES_URL",
+                                          "postgres://postgres@127.0.0.1:5432/postgres"),
+                   help="admin URL; a fresh database is created beside it and dropped after")
+    p.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra environment for the server, e.g. DB_MAX_CONNECTIONS=4")
+    p.add_argument("--out", default=None, help="output folder (default bench/out/<timestamp>)")
+    p.add_argument("--keep-databases", action="store_true")
+    args = p.parse_args()
+
+    if args.duration > 120 or args.warmup > 60:
+        raise SystemExit("runs are bounded: --duration <= 120, --warmup <= 60")
+    stamp = time.strftime("%Y%m%d_%H%M%S")
+    outdir = args.out or os.path.join(HERE, "out", stamp)
+    os.makedirs(outdir, exist_ok=True)
+    info = machine_info()
+    results = []
+    for kind in args.db.split(","):
+        for customers in [int(c) for c in args.customers.split(",")]:
+            log(f"== {kind}, {customers} customers")
+            results.append(bench_one(args, kind, customers, outdir, stamp))
+    text, ok = report(args, results, info)
+    print(text)
+    with open(os.path.join(outdir, "results.md"), "w") as f:
+        f.write(text + "\n")
+    with open(os.path.join(outdir, "results.json"), "w") as f:
+        json.dump({"machine": info, "args": vars(args), "results": results}, f, indent=2)
+    log(f"results in {outdir}")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

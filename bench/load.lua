@@ -1,0 +1,83 @@
+-- wrk script for bench/bench.py: special-treatment GET, PUT or a GET/PUT mix on random
+-- customers, with a valid bearer token. Configured through the environment (bench.py sets it):
+--   BENCH_IDS_FILE   customer ids, one per line
+--   BENCH_TOKEN      bearer token (HS256, all scopes)
+--   BENCH_ORG        organization of the customers
+--   BENCH_PUT_PERCENT  share of PUTs: 0 = GET only, 100 = PUT only, 10 = the 90/10 mix
+--   BENCH_DELAY_MS   mean think time between a connection's answer and its next request
+--                    (exponential, so arrivals are Poisson-like); 0 = closed loop, full speed
+-- done() prints one line "BENCH_RESULT {json}" that bench.py parses.
+
+local threads = {}
+
+function setup(thread)
+  thread:set("thread_index", #threads + 1)
+  table.insert(threads, thread)
+end
+
+local ids, paths, bodies, headers_get, headers_put
+local put_percent, delay_ms
+
+-- Every PUT body is a valid 3-value treatment; the values vary so the rows really change.
+local pool = { "vulnerable", "vip", "no-marketing", "hearing-impaired", "large-print",
+               "bereavement", "power-of-attorney", "financial-difficulty" }
+
+function init(args)
+  math.randomseed(os.time() * 1000 + (thread_index or 0) * 7919)
+  local file = assert(os.getenv("BENCH_IDS_FILE"), "BENCH_IDS_FILE is not set")
+  local org = assert(os.getenv("BENCH_ORG"), "BENCH_ORG is not set")
+  local token = assert(os.getenv("BENCH_TOKEN"), "BENCH_TOKEN is not set")
+  put_percent = tonumber(os.getenv("BENCH_PUT_PERCENT") or "0")
+  delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
+  ids = {}
+  for line in io.lines(file) do
+    if #line > 0 then ids[#ids + 1] = line end
+  end
+  assert(#ids > 0, "no customer ids in " .. file)
+  paths = {}
+  local prefix = "/v1/organizations/" .. org .. "/customers/"
+  for i = 1, #ids do paths[i] = prefix .. ids[i] .. "/special-treatment" end
+  ids = nil
+  headers_get = { ["Authorization"] = "Bearer " .. token }
+  headers_put = { ["Authorization"] = "Bearer " .. token,
+                  ["Content-Type"] = "application/json" }
+  bodies = {}
+  for i = 1, 32 do
+    local a = math.random(#pool)
+    local b = a % #pool + 1
+    local c = b % #pool + 1
+    bodies[i] = string.format('{"values":["%s","%s","%s"]}', pool[a], pool[b], pool[c])
+  end
+end
+
+function request()
+  local path = paths[math.random(#paths)]
+  if put_percent > 0 and math.random(100) <= put_percent then
+    return wrk.format("PUT", path, headers_put, bodies[math.random(#bodies)])
+  end
+  return wrk.format("GET", path, headers_get)
+end
+
+-- wrk waits whole milliseconds: round an exponential sample up or down at random so the mean
+-- stays the configured one.
+if (tonumber(os.getenv("BENCH_DELAY_MS") or "0") or 0) > 0 then
+  function delay()
+    local sample = -math.log(1 - math.random()) * delay_ms
+    local whole = math.floor(sample)
+    if math.random() < sample - whole then whole = whole + 1 end
+    return whole
+  end
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_RESULT {"requests":%d,"duration_us":%d,"bytes":%d,' ..
+    '"errors_connect":%d,"errors_read":%d,"errors_write":%d,"errors_status":%d,' ..
+    '"errors_timeout":%d,"lat_mean_us":%.1f,"lat_max_us":%d,"p50_us":%d,"p90_us":%d,' ..
+    '"p99_us":%d,"p999_us":%d}\n',
+    summary.requests, summary.duration, summary.bytes,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency.mean, latency.max, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency:percentile(99.9)))
+end
