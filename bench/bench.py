@@ -363,10 +363,29 @@ def measured_run(args, server, db, token, ids_file, name, put_percent, delay_ms=
     non2xx_before = server.non_2xx_by_route()
     pids = db.backend_pids()
     db_before = {p: proc_cpu_ticks(p) for p in pids}
+    perf = None
+    if args.profile and name in ("get", "put"):
+        perf_data = os.path.join(args.outdir, f"{db.kind}-{name}.perf.data")
+        perf = subprocess.Popen(
+            ["perf", "record", "-q", "-F", "400", "-e", "cpu-clock", "--call-graph",
+             "dwarf,16384", "-p", str(server.pid), "-o", perf_data, "--",
+             "sleep", str(max(1, args.duration - 1))],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cpu_before = proc_cpu_ticks(server.pid)
     load_before = os.getloadavg()[0]
     r = run_wrk(args, server, token, ids_file, args.duration, put_percent, delay_ms)
     cpu_after = proc_cpu_ticks(server.pid)
+    if perf is not None:
+        perf.wait()
+        script = subprocess.run(["perf", "script", "-i", perf_data], capture_output=True,
+                                text=True).stdout
+        breakdown = subprocess.run(
+            [sys.executable, os.path.join(HERE, "profile_breakdown.py")], input=script,
+            capture_output=True, text=True).stdout
+        with open(perf_data + ".breakdown.txt", "w") as f:
+            f.write(breakdown)
+        print(f"--- profile of {db.kind} {name} (throughput under perf is lower)\n{breakdown}",
+              file=sys.stderr)
     db_after = {p: proc_cpu_ticks(p) for p in set(pids) | set(db.backend_pids())}
     non2xx_after = server.non_2xx_by_route()
     requests = max(r["requests"], 1)
@@ -587,6 +606,9 @@ def main():
                    help="extra environment for the server, e.g. DB_MAX_CONNECTIONS=4")
     p.add_argument("--out", default=None, help="output folder (default bench/out/<timestamp>)")
     p.add_argument("--keep-databases", action="store_true")
+    p.add_argument("--profile", action="store_true",
+                   help="record the get and put runs with perf and print where the CPU goes "
+                        "(bench/profile_breakdown.py); those runs are slowed by perf")
     args = p.parse_args()
 
     if args.duration > 120 or args.warmup > 60:
@@ -594,6 +616,7 @@ def main():
     stamp = time.strftime("%Y%m%d_%H%M%S")
     outdir = args.out or os.path.join(HERE, "out", stamp)
     os.makedirs(outdir, exist_ok=True)
+    args.outdir = outdir
     info = machine_info()
     results = []
     for kind in args.db.split(","):

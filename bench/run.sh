@@ -24,6 +24,7 @@ need_apt=()
 command -v wrk >/dev/null || need_apt+=(wrk)
 command -v python3 >/dev/null || need_apt+=(python3)
 [[ "$db" != *postgres* ]] || command -v psql >/dev/null || need_apt+=(postgresql-client)
+[[ " $* " != *" --profile "* ]] || command -v perf >/dev/null || need_apt+=(linux-perf)
 if ((${#need_apt[@]})); then
   echo "[bench] installing ${need_apt[*]}" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >&2
