@@ -23,6 +23,7 @@ CAUSES = [
     ("SQLite: run the statement (+ WAL write, fsync)",
      r"sqlite3_step|sqlite3_reset|sqlite3_bind|sqlite3VdbeExec|sqlite3_prepare"
      r"|sqlite3LockAndPrepare|sqlite3_column"),
+    ("TLS to PostgreSQL (rustls)", r"rustls|\bring::|ring_core"),
     ("pool: release ping (sqlx return_to_pool)", r"return_to_pool"),
     ("thread hand-offs (channels, futex wake-ups)",
      r"flume::|futex|futures_channel::oneshot|std::thread::functions::park|Thread::unpark"),
