@@ -571,9 +571,11 @@ def report(args, results, info):
         if len(gets) >= 2:
             (n0, g0), (n1, g1) = gets[0], gets[-1]
             lines.append(
-                f"{kind} GET {n1} vs {n0} customers: throughput x{g1['rps'] / g0['rps']:.2f}, "
-                f"CPU/request x{g1['server_cpu_us_per_req'] / g0['server_cpu_us_per_req']:.2f}, "
-                f"p99 x{g1['p99_ms'] / g0['p99_ms']:.2f}")
+                f"{kind} GET {n1} vs {n0} customers: server CPU/request "
+                f"x{g1['server_cpu_us_per_req'] / g0['server_cpu_us_per_req']:.2f}, "
+                f"throughput x{g1['rps'] / g0['rps']:.2f}, p99 x{g1['p99_ms'] / g0['p99_ms']:.2f} "
+                f"(wrk's own CPU/request {g0['wrk_cpu_us_per_req']:.0f} -> "
+                f"{g1['wrk_cpu_us_per_req']:.0f} us: it shares the cores)")
     bad = [(res["db"], r["scenario"]) for res in results for r in res["runs"]
            if r["non_2xx_wrk"] or r["socket_errors"] or r["non_2xx_server"]]
     lines.append("non-2xx answers: " + ("none" if not bad else f"FOUND in {bad}"))

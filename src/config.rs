@@ -121,10 +121,10 @@ impl DatabaseArgs {
     }
 }
 
-/// SQLite runs each connection's statements on a thread of its own inside this process and
-/// writes one transaction at a time, so connections beyond a few add no throughput, only
-/// memory (each keeps a page cache of up to 2 MiB) and thread hand-offs: 16 connections served
-/// GETs no faster than 4 and took 59 MiB instead of 34 MiB (BENCHMARKS.md).
+/// SQLite runs each connection's statements on a thread of its own inside this process, so
+/// readers beyond a few add no throughput, only memory (each keeps its own page cache) and
+/// thread hand-offs: 16 connections served GETs no faster than 4 and took 59 MiB instead of
+/// 34 MiB (BENCHMARKS.md). Writes have two connections of their own (`crate::repo`).
 fn default_pool_size(database_url: &str) -> u32 {
     if database_url.starts_with("sqlite:") {
         4

@@ -23,8 +23,17 @@ impl Repository {
                 (pool.size(), pool.num_idle())
             }
             DbBackend::Sqlite => {
-                let pool = self.db.get_sqlite_connection_pool();
-                (pool.size(), pool.num_idle())
+                // The readers' pool and the writers'.
+                [
+                    Some(&self.db),
+                    self.sqlite_writer.as_ref().map(|(writer, _)| writer),
+                ]
+                .into_iter()
+                .flatten()
+                .map(|db| db.get_sqlite_connection_pool())
+                .fold((0, 0), |(size, idle), pool| {
+                    (size + pool.size(), idle + pool.num_idle())
+                })
             }
             _ => (0, 0),
         };

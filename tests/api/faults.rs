@@ -82,13 +82,18 @@ async fn burst(app: &TestApp, id: &str, count: usize) -> (Vec<Response>, Duratio
 
 #[tokio::test]
 async fn a_saturated_pool_answers_503_within_the_acquire_timeout_then_fails_fast_and_recovers() {
+    // PostgreSQL: one pool serves reads and writes, so a write waiting on a row lock can hold
+    // the only connection. (SQLite's writes have connections of their own, so they cannot
+    // starve the reads: see the next test.)
+    let Some((db, url)) = postgres_or_skip("saturated pool").await else {
+        return;
+    };
     let acquire = Duration::from_millis(1000);
-    let app = spawn_app_with(|s| {
-        s.repo.max_connections = 1;
-        s.repo.acquire_timeout = acquire;
-        s.repo.statement_timeout = Duration::from_secs(5);
-    })
-    .await;
+    let mut settings = test_settings(url);
+    settings.repo.max_connections = 1;
+    settings.repo.acquire_timeout = acquire;
+    settings.repo.statement_timeout = Duration::from_secs(5);
+    let app = start(settings, db).await;
     let url = app.settings.repo.database_url.clone();
     let held = app.create_customer(ORG, "held").await["id"]
         .as_str()
@@ -138,6 +143,47 @@ async fn a_saturated_pool_answers_503_within_the_acquire_timeout_then_fails_fast
         "saturated pool: first 503 after {took:?} (acquire timeout {acquire:?}); \
          20 concurrent 503s, slowest {slowest:?}; ready again {recovery:?} after the lock freed"
     );
+}
+
+/// SQLite: a write waiting for the write lock holds one of the writers' connections, never a
+/// reader's, so reads go on answering at once while it waits.
+#[tokio::test]
+async fn on_sqlite_reads_do_not_wait_behind_a_blocked_write() {
+    let app = spawn_app_with(|s| {
+        s.repo.max_connections = 1;
+        s.repo.acquire_timeout = Duration::from_millis(1000);
+        s.repo.statement_timeout = Duration::from_secs(5);
+    })
+    .await;
+    if !app.settings.repo.database_url.starts_with("sqlite:") {
+        eprintln!("reads beside a blocked write: SQLite only (PostgreSQL: the test above)");
+        return;
+    }
+    let url = app.settings.repo.database_url.clone();
+    let held = app.create_customer(ORG, "held").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let holder = LockHolder::lock(&url, "held").await;
+    let put = tokio::spawn({
+        let request = app
+            .request(Method::PUT, &TestApp::treatment_path(ORG, &held))
+            .json(&json!({"values": ["waiting"]}));
+        async move { request.send().await.expect("send").status() }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for _ in 0..5 {
+        let (resp, took) =
+            timed(app.request(Method::GET, &TestApp::treatment_path(ORG, &held))).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(
+            took < Duration::from_millis(500),
+            "a read waited {took:?} behind a write"
+        );
+    }
+    holder.commit_with(json!(["holder"])).await;
+    assert_eq!(put.await.unwrap(), StatusCode::NO_CONTENT);
+    assert_eq!(app.treatment_values(&held).await, ["waiting"]);
 }
 
 #[tokio::test]
