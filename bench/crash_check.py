@@ -51,8 +51,28 @@ def main():
                 time.sleep(0.05)
         raise SystemExit("server did not start")
 
+    procs = []  # every server started, so none outlives a failure
+
+    def start_tracked():
+        proc, conn = start()
+        procs.append(proc)
+        return proc, conn
+
+    try:
+        lost = run_rounds(args, start_tracked, auth)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    print(f"{args.rounds} PUTs answered 204 and SIGKILLed at once: {lost} lost")
+    sys.exit(1 if lost else 0)
+
+
+def run_rounds(args, start, auth):
     proc, conn = start()
-    conn.request("POST", "/v1/organizations/crash/customers", json.dumps({"external_id": "c1"}), auth)
+    conn.request("POST", "/v1/organizations/crash/customers", json.dumps({"external_id": "c1"}),
+                 auth)
     resp = conn.getresponse()
     cid = json.loads(resp.read())["id"]
     path = f"/v1/organizations/crash/customers/{cid}/special-treatment"
@@ -61,10 +81,9 @@ def main():
         values = random.sample(VALUES, 3)
         conn.request("PUT", path, json.dumps({"values": values}), auth)
         resp = conn.getresponse()
-        proc.send_signal(signal.SIGKILL)
-        status = resp.status  # the moment the 204 is in
+        proc.send_signal(signal.SIGKILL)  # the moment the 204 is in
         proc.wait()
-        assert status == 204, status
+        assert resp.status == 204, resp.status
         proc, conn = start()
         conn.request("GET", path, headers=auth)
         got = json.loads(conn.getresponse().read())["values"]
@@ -73,8 +92,7 @@ def main():
             print(f"round {round_}: PUT {values} answered 204, after the crash {got}")
     proc.send_signal(signal.SIGTERM)
     proc.wait()
-    print(f"{args.rounds} PUTs answered 204 and SIGKILLed at once: {lost} lost")
-    sys.exit(1 if lost else 0)
+    return lost
 
 
 if __name__ == "__main__":

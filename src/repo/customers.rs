@@ -1,11 +1,13 @@
 //! Customer rows and their special treatment. Every query is scoped by organization, so a
 //! customer of another organization is simply not found.
 
+use std::sync::OnceLock;
+
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::customer::{self, ActiveModel, Column, Entity};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
-    sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, SqlErr, Statement, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -20,6 +22,24 @@ use crate::{
 
 fn not_found(id: Uuid) -> Error {
     Error::NotFound(format!("customer {id} not found"))
+}
+
+/// `SELECT special_treatment FROM customers WHERE id = $1 AND org_id = $2` as SeaORM writes it
+/// for `backend`, made once.
+fn select_treatment_sql(backend: DbBackend) -> &'static str {
+    static SQL: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+    let slot = match backend {
+        DbBackend::Postgres => 0,
+        _ => 1,
+    };
+    SQL[slot].get_or_init(|| {
+        Entity::find_by_id(Uuid::nil())
+            .filter(Column::OrgId.eq(""))
+            .select_only()
+            .column(Column::SpecialTreatment)
+            .build(backend)
+            .sql
+    })
 }
 
 impl From<customer::Model> for Customer {
@@ -119,23 +139,26 @@ impl Repository {
         org: &str,
         id: Uuid,
     ) -> Result<SpecialTreatment, Error> {
-        // A primary-key lookup finds at most one row, so no LIMIT: SeaORM's `.one()` binds
-        // `LIMIT ?` as a parameter, and SQLite (built with STAT4) then expires the prepared
-        // statement at every new binding and parses and plans it again on every call (14% of a
-        // GET's CPU in the profile, see BENCHMARKS.md).
+        // SeaORM's statement, written once per backend (`select_treatment_sql`); a call only
+        // binds it: building it every time (sea-query's expression trees, quoting, the SQL text)
+        // was ~9% of a GET. And no LIMIT on a key lookup: SeaORM's `.one()` binds `LIMIT ?`, and
+        // SQLite (built with STAT4) expires a statement whose LIMIT is a bound parameter at every
+        // new binding, parsing and planning it again on every call (10-14% of a GET, see
+        // BENCHMARKS.md).
+        let backend = self.backend();
+        let statement = Statement::from_sql_and_values(
+            backend,
+            select_treatment_sql(backend),
+            [id.into(), org.into()],
+        );
         let stored = self
-            .run(|db| {
-                Entity::find_by_id(id)
-                    .filter(Column::OrgId.eq(org))
-                    .select_only()
-                    .column(Column::SpecialTreatment)
-                    .into_tuple::<entity::SpecialTreatmentValues>()
-                    .all(db)
+            .run(|db| async move {
+                let row = db.query_one_raw(statement).await?;
+                row.map(|row| row.try_get_by_index::<entity::SpecialTreatmentValues>(0))
+                    .transpose()
             })
             .await?;
         stored
-            .into_iter()
-            .next()
             .map(|values| SpecialTreatment::from_stored(values.0))
             .ok_or_else(|| not_found(id))
     }
