@@ -24,19 +24,46 @@ fn not_found(id: Uuid) -> Error {
     Error::NotFound(format!("customer {id} not found"))
 }
 
-/// `SELECT special_treatment FROM customers WHERE id = $1 AND org_id = $2` as SeaORM writes it
-/// for `backend`, made once.
+/// The statement `build` writes for `backend`, written once per backend: the hot paths only
+/// bind it. Building it at every call (sea-query's expression trees, quoting, the SQL text) was
+/// ~9% of a GET (BENCHMARKS.md).
+fn once_per_backend(
+    cache: &'static [OnceLock<String>; 2],
+    backend: DbBackend,
+    build: impl FnOnce(DbBackend) -> String,
+) -> &'static str {
+    let slot = match backend {
+        DbBackend::Postgres => &cache[0],
+        _ => &cache[1],
+    };
+    slot.get_or_init(|| build(backend))
+}
+
+/// `SELECT special_treatment FROM customers WHERE id = $1 AND org_id = $2`, as SeaORM writes it.
 fn select_treatment_sql(backend: DbBackend) -> &'static str {
     static SQL: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
-    let slot = match backend {
-        DbBackend::Postgres => 0,
-        _ => 1,
-    };
-    SQL[slot].get_or_init(|| {
+    once_per_backend(&SQL, backend, |backend| {
         Entity::find_by_id(Uuid::nil())
             .filter(Column::OrgId.eq(""))
             .select_only()
             .column(Column::SpecialTreatment)
+            .build(backend)
+            .sql
+    })
+}
+
+/// `UPDATE customers SET special_treatment = $1 WHERE id = $2 AND org_id = $3`, as SeaORM
+/// writes it.
+fn update_treatment_sql(backend: DbBackend) -> &'static str {
+    static SQL: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+    once_per_backend(&SQL, backend, |backend| {
+        Entity::update_many()
+            .col_expr(
+                Column::SpecialTreatment,
+                Expr::value(entity::SpecialTreatmentValues::default()),
+            )
+            .filter(Column::Id.eq(Uuid::nil()))
+            .filter(Column::OrgId.eq(""))
             .build(backend)
             .sql
     })
@@ -139,18 +166,19 @@ impl Repository {
         org: &str,
         id: Uuid,
     ) -> Result<SpecialTreatment, Error> {
-        // SeaORM's statement, written once per backend (`select_treatment_sql`); a call only
-        // binds it: building it every time (sea-query's expression trees, quoting, the SQL text)
-        // was ~9% of a GET. And no LIMIT on a key lookup: SeaORM's `.one()` binds `LIMIT ?`, and
-        // SQLite (built with STAT4) expires a statement whose LIMIT is a bound parameter at every
-        // new binding, parsing and planning it again on every call (10-14% of a GET, see
-        // BENCHMARKS.md).
+        // SeaORM's statement, written once per backend; a call only binds it. And no LIMIT on a
+        // key lookup: SeaORM's `.one()` binds `LIMIT ?`, and SQLite (built with STAT4) expires a
+        // statement whose LIMIT is a bound parameter at every new binding, parsing and planning
+        // it again on every call (10-14% of a GET, see BENCHMARKS.md). On SQLite the lookup runs
+        // on this thread when it can (`sqlite_reads`), else through the pool.
         let backend = self.backend();
-        let statement = Statement::from_sql_and_values(
-            backend,
-            select_treatment_sql(backend),
-            [id.into(), org.into()],
-        );
+        let sql = select_treatment_sql(backend);
+        if let Some(answered) = self.read_special_treatment_on_this_thread(sql, id, org) {
+            return answered
+                .map(SpecialTreatment::from_stored)
+                .ok_or_else(|| not_found(id));
+        }
+        let statement = Statement::from_sql_and_values(backend, sql, [id.into(), org.into()]);
         let stored = self
             .run(|db| async move {
                 let row = db.query_one_raw(statement).await?;
@@ -172,16 +200,14 @@ impl Repository {
         treatment: SpecialTreatment,
     ) -> Result<(), Error> {
         let values = entity::SpecialTreatmentValues(treatment.into_values());
-        let result = self
-            .write(|db| {
-                Entity::update_many()
-                    .col_expr(Column::SpecialTreatment, Expr::value(values))
-                    .filter(Column::Id.eq(id))
-                    .filter(Column::OrgId.eq(org))
-                    .exec(db)
-            })
-            .await?;
-        if result.rows_affected == 0 {
+        let backend = self.backend();
+        let statement = Statement::from_sql_and_values(
+            backend,
+            update_treatment_sql(backend),
+            [values.into(), id.into(), org.into()],
+        );
+        let result = self.write(|db| db.execute_raw(statement)).await?;
+        if result.rows_affected() == 0 {
             return Err(not_found(id));
         }
         Ok(())

@@ -16,6 +16,7 @@ mod breaker;
 pub mod customers;
 mod migrate;
 mod pool;
+mod sqlite_reads;
 
 pub use pool::PoolStats;
 
@@ -33,6 +34,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, Ru
 
 use crate::error::Error;
 use breaker::Breaker;
+use sqlite_reads::SqliteReads;
 
 /// Added to the client-side guard so that the database's own limit fires first (see
 /// [`RepoSettings::call_guard`]).
@@ -75,6 +77,9 @@ pub struct Repository {
     sqlite_writer: Option<(DatabaseConnection, Arc<tokio::sync::Mutex<()>>)>,
     /// How long a SQLite writer may wait for its turn: the statement timeout.
     write_turn_timeout: Duration,
+    /// SQLite only (a database file): the special-treatment lookup's own read-only
+    /// connections, used on the request's thread (see [`sqlite_reads`]).
+    sqlite_reads: Option<Arc<SqliteReads>>,
 }
 
 impl Repository {
@@ -123,6 +128,11 @@ impl Repository {
         };
         let db = Database::connect(options).await?;
         migrate::apply(sqlite_writer.as_ref().map_or(&db, |(writer, _)| writer)).await?;
+        let sqlite_reads = if is_sqlite {
+            open_sqlite_reads(url, settings.max_connections)?
+        } else {
+            None
+        };
         Ok(Repository {
             db,
             call_guard: settings.call_guard(),
@@ -133,6 +143,7 @@ impl Repository {
             calls: Arc::default(),
             sqlite_writer,
             write_turn_timeout: settings.statement_timeout,
+            sqlite_reads,
         })
     }
 
@@ -211,6 +222,22 @@ impl Repository {
                 Err(Error::Timeout)
             }
         }
+    }
+
+    /// SQLite: the special-treatment lookup on this thread, without the pool (see
+    /// [`sqlite_reads`]); `None` when it must take the regular path: another backend, an open
+    /// breaker (which the regular path answers), or a read the fast path leaves to the pool.
+    fn read_special_treatment_on_this_thread(
+        &self,
+        sql: &str,
+        id: uuid::Uuid,
+        org: &str,
+    ) -> Option<Option<Vec<String>>> {
+        let reads = self.sqlite_reads.as_ref()?;
+        if self.breaker.is_open() {
+            return None;
+        }
+        reads.special_treatment(sql, id, org)
     }
 
     /// While the breaker is open, calls answer 503 at once instead of waiting.
@@ -345,6 +372,20 @@ fn is_timeout(err: &DbErr) -> bool {
     matches!(db_err.code().as_deref(), Some("57014" | "5" | "6" | "517"))
 }
 
+/// The special-treatment lookup's own connections on a SQLite database file: one per thread
+/// that can run a request at once (the runtime's workers, one per core), at most the pool's
+/// size. `None` for an in-memory database, which other connections cannot open.
+fn open_sqlite_reads(url: &str, max_connections: u32) -> anyhow::Result<Option<Arc<SqliteReads>>> {
+    let options: sqlx::sqlite::SqliteConnectOptions = url.parse()?;
+    let path = options.get_filename();
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let count = threads.min(max_connections as usize);
+    Ok(Some(Arc::new(SqliteReads::open(path, count)?)))
+}
+
 fn create_sqlite_folder(url: &str) -> anyhow::Result<()> {
     let path = url
         .trim_start_matches("sqlite:")
@@ -375,6 +416,7 @@ impl Repository {
             calls: Arc::default(),
             sqlite_writer: None,
             write_turn_timeout: Duration::from_secs(1),
+            sqlite_reads: None,
         }
     }
 }
