@@ -1,4 +1,4 @@
-//! Persistence: the only module that speaks SeaORM.
+//! Persistence: the only module that speaks SeaORM (or SQL at all).
 //!
 //! [`Repository::connect`] builds the pool from the configuration (SQLite pragmas, pool
 //! timeouts, PostgreSQL's server-side `statement_timeout`) and runs the migrations. Every call
@@ -11,6 +11,10 @@
 //!   SQLite's busy timeout on the write lock) is `Timeout` (504); so is a call that outlives
 //!   the client-side guard, which only a database that stopped answering altogether reaches;
 //! - anything unexpected is `Internal` (500, logged, never shown).
+//!
+//! One read skips it when it can: on SQLite, the special-treatment lookup first tries
+//! [`sqlite_reads`], on the request's thread, and takes the path above for whatever that
+//! cannot answer.
 
 mod breaker;
 pub mod customers;
