@@ -16,6 +16,11 @@ and prints requests/s, p50/p90/p99 latency, non-2xx answers (from wrk and from t
 own /metrics counters), server CPU per request (and PostgreSQL backends' CPU per request) and
 the server's peak RSS. Only loopback addresses are used; every run is bounded in time.
 Standard library only.
+
+With --servers ours,reference, the same scenarios then run, on the same database and with the
+same token and ids, against bench/reference (a deliberately minimal server doing the same work:
+HS256 check, one prepared statement per request, no ORM), after our server has stopped; a
+"reference vs ours" table gives the ratio ours / reference of each measure (issue #6).
 """
 
 import argparse
@@ -197,8 +202,12 @@ class PostgresDb:
 # ---------------------------------------------------------------- the server
 
 class Server:
-    def __init__(self, binary, db, workdir, secret, extra_env):
+    """Our server; `command` and `log_name` start another one (the reference) the same way."""
+
+    def __init__(self, binary, db, workdir, secret, extra_env, command=None,
+                 log_name="server.log"):
         self.binary = binary
+        self.command = command or [binary, "serve"]
         self.port = free_port()
         self.env = dict(os.environ)
         self.env.update(
@@ -209,13 +218,13 @@ class Server:
         )
         self.env.pop("RUST_LOG", None)  # the default (info): one log line per request
         self.env.update(extra_env)
-        self.log_path = os.path.join(workdir, "server.log")
+        self.log_path = os.path.join(workdir, log_name)
         self.proc = None
 
     def start(self):
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [self.binary, "serve"], env=self.env, stdout=self.log_file, stderr=self.log_file
+            self.command, env=self.env, stdout=self.log_file, stderr=self.log_file
         )
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -223,7 +232,8 @@ class Server:
                 raise RuntimeError(f"the server exited at start; see {self.log_path}")
             try:
                 status, _ = self.get("/healthz")
-                if status == 200:
+                # The reference has no /healthz: any answer (its 404) means it listens.
+                if status == 200 or self.command[0] != self.binary:
                     return
             except OSError:
                 pass
@@ -275,7 +285,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        if self.proc:
+        if self.proc and not self.log_file.closed:
             self.log_file.close()
 
 
@@ -356,7 +366,7 @@ def run_wrk(args, server, token, ids_file, seconds, put_percent, delay_ms=0.0):
 
 
 def measured_run(args, server, db, token, ids_file, name, put_percent, delay_ms=0.0,
-                 warmup=True):
+                 warmup=True, tag=""):
     if warmup and args.warmup > 0:
         run_wrk(args, server, token, ids_file, args.warmup, put_percent, delay_ms)
     reset_peak_rss(server.pid)
@@ -365,7 +375,7 @@ def measured_run(args, server, db, token, ids_file, name, put_percent, delay_ms=
     db_before = {p: proc_cpu_ticks(p) for p in pids}
     perf = None
     if args.profile and name in ("get", "put"):
-        perf_data = os.path.join(args.outdir, f"{db.kind}-{name}.perf.data")
+        perf_data = os.path.join(args.outdir, f"{db.kind}-{tag}{name}.perf.data")
         perf = subprocess.Popen(
             ["perf", "record", "-q", "-F", "400", "-e", "cpu-clock", "--call-graph",
              "dwarf,16384", "-p", str(server.pid), "-o", perf_data, "--",
@@ -384,8 +394,8 @@ def measured_run(args, server, db, token, ids_file, name, put_percent, delay_ms=
             capture_output=True, text=True).stdout
         with open(perf_data + ".breakdown.txt", "w") as f:
             f.write(breakdown)
-        print(f"--- profile of {db.kind} {name} (throughput under perf is lower)\n{breakdown}",
-              file=sys.stderr)
+        print(f"--- profile of {db.kind} {tag}{name} (throughput under perf is lower)\n"
+              f"{breakdown}", file=sys.stderr)
     db_after = {p: proc_cpu_ticks(p) for p in set(pids) | set(db.backend_pids())}
     non2xx_after = server.non_2xx_by_route()
     requests = max(r["requests"], 1)
@@ -416,13 +426,13 @@ def measured_run(args, server, db, token, ids_file, name, put_percent, delay_ms=
         "load_avg_before": load_before,
         "think_ms": delay_ms,
     }
-    log(f"  {name:8} {row['rps']:9.0f} req/s  p50 {row['p50_ms']:.2f} ms  p99 "
+    log(f"  {tag}{name:8} {row['rps']:9.0f} req/s  p50 {row['p50_ms']:.2f} ms  p99 "
         f"{row['p99_ms']:.2f} ms  non-2xx {row['non_2xx_wrk']}/{row['non_2xx_server']}  "
         f"cpu {row['server_cpu_us_per_req']:.0f} us/req  peak RSS {row['peak_rss_mib']:.1f} MiB")
     return row
 
 
-def at_fraction_of_peak(args, server, db, token, ids_file, peak_rps, fraction):
+def at_fraction_of_peak(args, server, db, token, ids_file, peak_rps, fraction, tag=""):
     """Think time chosen so that 64 connections offer `fraction` of the peak rate. One short
     calibration run measures the latency at that load, which the think time then leaves out."""
     target = peak_rps * fraction
@@ -433,12 +443,33 @@ def at_fraction_of_peak(args, server, db, token, ids_file, peak_rps, fraction):
     latency_ms = max(0.0, 1000.0 * args.connections / max(achieved, 1) - think)
     think = max(0.05, 1000.0 * args.connections / target - latency_ms)
     row = measured_run(args, server, db, token, ids_file, f"get@{int(fraction * 100)}%", 0,
-                       think, warmup=False)
+                       think, warmup=False, tag=tag)
     row["target_rps"] = target
     return row
 
 
 # ---------------------------------------------------------------- one database, one size
+
+def run_scenarios(args, server, db, token, ids_file, tag=""):
+    runs = []
+    get_row = None
+    for name in args.scenarios.split(","):
+        if name == "get":
+            get_row = measured_run(args, server, db, token, ids_file, "get", 0, tag=tag)
+            runs.append(get_row)
+        elif name == "put":
+            runs.append(measured_run(args, server, db, token, ids_file, "put", 100, tag=tag))
+        elif name == "mix":
+            runs.append(measured_run(args, server, db, token, ids_file, "mix", 10, tag=tag))
+        elif name == "get70":
+            if get_row is None:
+                raise SystemExit("get70 needs the get scenario before it")
+            runs.append(at_fraction_of_peak(args, server, db, token, ids_file, get_row["rps"],
+                                            0.7, tag=tag))
+        else:
+            raise SystemExit(f"unknown scenario {name}")
+    return runs
+
 
 def bench_one(args, kind, customers, outdir, stamp):
     workdir = os.path.join(outdir, f"{kind}-{customers}")
@@ -478,25 +509,24 @@ def bench_one(args, kind, customers, outdir, stamp):
         with open(ids_file, "w") as f:
             f.write("\n".join(ids) + "\n")
         result["db_size_mib"] = db.size_bytes() / 2**20
-        scenarios = args.scenarios.split(",")
-        get_row = None
-        for name in scenarios:
-            if name == "get":
-                get_row = measured_run(args, server, db, token, ids_file, "get", 0)
-                result["runs"].append(get_row)
-            elif name == "put":
-                result["runs"].append(measured_run(args, server, db, token, ids_file, "put", 100))
-            elif name == "mix":
-                result["runs"].append(measured_run(args, server, db, token, ids_file, "mix", 10))
-            elif name == "get70":
-                if get_row is None:
-                    raise SystemExit("get70 needs the get scenario before it")
-                result["runs"].append(
-                    at_fraction_of_peak(args, server, db, token, ids_file, get_row["rps"], 0.7))
-            else:
-                raise SystemExit(f"unknown scenario {name}")
+        if "ours" in args.servers:
+            result["runs"] = run_scenarios(args, server, db, token, ids_file)
         result["peak_rss_mib"] = max(
             [result["seed_peak_rss_mib"]] + [r["peak_rss_mib"] for r in result["runs"]])
+        if "reference" in args.servers:
+            # Same database, token, ids and wrk settings; only one server runs at a time.
+            server.stop()
+            reference = Server(args.binary, db, workdir, secret, extra_env,
+                               command=[args.reference_binary], log_name="reference.log")
+            try:
+                reference.start()
+                log(f"{kind}: reference server pid {reference.pid} on port {reference.port}")
+                result["reference_runs"] = run_scenarios(args, reference, db, token, ids_file,
+                                                         tag="ref:")
+            finally:
+                reference.stop()
+            result["reference_peak_rss_mib"] = max(
+                r["peak_rss_mib"] for r in result["reference_runs"])
     finally:
         server.stop()
         if args.keep_databases:
@@ -534,12 +564,47 @@ def fmt(v, spec):
     return "-" if v is None else format(v, spec)
 
 
+def reference_table(results):
+    """'reference vs ours': each scenario's measures on both servers, and ours / reference."""
+    if not any("reference_runs" in res for res in results):
+        return []
+    lines = ["", "reference vs ours (same database, token, ids and wrk load; ours / reference "
+             "is the ratio: >= 0.8 on req/s is issue #6's goal; lower is better for p99, CPU "
+             "and RSS)", "",
+             "| db | customers | run | server | req/s | p99 ms | server CPU us/req | "
+             "PG CPU us/req | peak RSS MiB | non-2xx (wrk) |",
+             "|---|---:|---|---|---:|---:|---:|---:|---:|---:|"]
+    for res in results:
+        ours = {r["scenario"]: r for r in res["runs"]}
+        for ref in res.get("reference_runs", []):
+            name = ref["scenario"]
+            rows = [("reference", ref)] + ([("ours", ours[name])] if name in ours else [])
+            for server, r in rows:
+                lines.append(
+                    f"| {res['db']} | {res['customers']} | {name} | {server} | {r['rps']:.0f} "
+                    f"| {r['p99_ms']:.2f} | {r['server_cpu_us_per_req']:.0f} "
+                    f"| {fmt(r['db_cpu_us_per_req'], '.0f')} "
+                    f"| {r['peak_rss_mib']:.1f} | {r['non_2xx_wrk'] + r['socket_errors']} |")
+            if name in ours:
+                o = ours[name]
+
+                def ratio(key):
+                    return f"x{o[key] / ref[key]:.2f}" if ref[key] else "-"
+                lines.append(
+                    f"| {res['db']} | {res['customers']} | {name} | **ours / reference** "
+                    f"| **{ratio('rps')}** | {ratio('p99_ms')} | {ratio('server_cpu_us_per_req')} "
+                    f"| {ratio('db_cpu_us_per_req')} | {ratio('peak_rss_mib')} | |")
+    return lines
+
+
 def report(args, results, info):
     lines = []
     lines.append(f"date {info['date']}; {info['cores']} cores, {info['cpu']}; kernel "
                  f"{info['kernel']}; {info['wrk']}")
     lines.append(f"wrk -t{args.threads} -c{args.connections}, {args.duration} s per run after "
-                 f"{args.warmup} s warm-up; binary {args.binary}")
+                 f"{args.warmup} s warm-up; binary {args.binary}"
+                 + (f"; reference {args.reference_binary}" if "reference" in args.servers
+                    else ""))
     if args.server_env:
         lines.append("server env: " + " ".join(args.server_env))
     lines.append("")
@@ -576,8 +641,10 @@ def report(args, results, info):
                 f"throughput x{g1['rps'] / g0['rps']:.2f}, p99 x{g1['p99_ms'] / g0['p99_ms']:.2f} "
                 f"(wrk's own CPU/request {g0['wrk_cpu_us_per_req']:.0f} -> "
                 f"{g1['wrk_cpu_us_per_req']:.0f} us: it shares the cores)")
-    bad = [(res["db"], r["scenario"]) for res in results for r in res["runs"]
-           if r["non_2xx_wrk"] or r["socket_errors"] or r["non_2xx_server"]]
+    lines.extend(reference_table(results))
+    bad = [(res["db"], tag + r["scenario"]) for res in results
+           for tag, runs in (("", res["runs"]), ("ref:", res.get("reference_runs", [])))
+           for r in runs if r["non_2xx_wrk"] or r["socket_errors"] or r["non_2xx_server"]]
     lines.append("non-2xx answers: " + ("none" if not bad else f"FOUND in {bad}"))
     return "\n".join(lines), not bad
 
@@ -600,12 +667,20 @@ def main():
     p.add_argument("--scenarios", default="get,put,mix,get70")
     p.add_argument("--seed-concurrency", type=int, default=32)
     p.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "customers-api"))
+    p.add_argument("--servers", default="ours",
+                   help="comma-separated: ours, reference (default ours). With reference, every "
+                        "scenario also runs against bench/reference on the same database (still "
+                        "seeded through ours), and a 'reference vs ours' table gives the ratios")
+    p.add_argument("--reference-binary",
+                   default=os.path.join(HERE, "reference", "target", "release",
+                                        "customers-api-reference"))
     p.add_argument("--postgres-url",
                    default=os.environ.get("BENCH_POSTGRES_URL",
                                           "postgres://postgres@127.0.0.1:5432/postgres"),
                    help="admin URL; a fresh database is created beside it and dropped after")
     p.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra environment for the server, e.g. DB_MAX_CONNECTIONS=4")
+                   help="extra environment for the server (and the reference), e.g. "
+                        "DB_MAX_CONNECTIONS=4")
     p.add_argument("--out", default=None, help="output folder (default bench/out/<timestamp>)")
     p.add_argument("--keep-databases", action="store_true")
     p.add_argument("--profile", action="store_true",
@@ -615,6 +690,12 @@ def main():
 
     if args.duration > 120 or args.warmup > 60:
         raise SystemExit("runs are bounded: --duration <= 120, --warmup <= 60")
+    args.servers = args.servers.split(",")
+    if not args.servers or set(args.servers) - {"ours", "reference"}:
+        raise SystemExit("--servers takes ours, reference or both")
+    if "reference" in args.servers and not os.path.exists(args.reference_binary):
+        raise SystemExit(f"no reference server at {args.reference_binary}: build it with cargo "
+                         "build --release --manifest-path bench/reference/Cargo.toml (run.sh does)")
     stamp = time.strftime("%Y%m%d_%H%M%S")
     outdir = args.out or os.path.join(HERE, "out", stamp)
     os.makedirs(outdir, exist_ok=True)

@@ -6,6 +6,12 @@
 #   bench/run.sh                                  # both databases, 10,000 customers
 #   bench/run.sh --db sqlite --customers 10000,1000000 --scenarios get
 #   bench/run.sh --help                           # every option
+#   bench/run.sh --servers ours,reference         # also the minimal reference server, and
+#                                                 # the ratio ours / reference (issue #6)
+#
+# --servers ours,reference also builds bench/reference (a deliberately minimal hyper + rusqlite
+# / tokio-postgres server doing the same work, its own Cargo project and target folder) and runs
+# every scenario against it on the same database, after our server.
 #
 # Results are printed and kept in bench/out/<timestamp>/ (results.md, results.json, server
 # logs). Loopback only; every run is bounded (10 s by default). Not part of CI.
@@ -13,10 +19,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # What the options ask for: which databases, and whether to build.
-db="sqlite,postgres" binary="" prev=""
+db="sqlite,postgres" binary="" servers="ours" prev=""
 for arg in "$@"; do
-  case "$prev" in --db) db="$arg" ;; --binary) binary="$arg" ;; esac
-  case "$arg" in --db=*) db="${arg#--db=}" ;; --binary=*) binary="${arg#--binary=}" ;; esac
+  case "$prev" in --db) db="$arg" ;; --binary) binary="$arg" ;; --servers) servers="$arg" ;; esac
+  case "$arg" in
+    --db=*) db="${arg#--db=}" ;;
+    --binary=*) binary="${arg#--binary=}" ;;
+    --servers=*) servers="${arg#--servers=}" ;;
+  esac
   prev="$arg"
 done
 
@@ -48,6 +58,11 @@ fi
 if [[ -z "$binary" ]]; then
   echo "[bench] cargo build --release --locked" >&2
   cargo build --release --locked >&2
+fi
+
+if [[ ",$servers," == *,reference,* ]]; then
+  echo "[bench] cargo build --release --locked --manifest-path bench/reference/Cargo.toml" >&2
+  cargo build --release --locked --manifest-path bench/reference/Cargo.toml >&2
 fi
 
 exec python3 bench/bench.py "$@"
