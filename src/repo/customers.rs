@@ -54,7 +54,7 @@ fn select_treatment_sql(backend: DbBackend) -> &'static str {
 
 /// `UPDATE customers SET special_treatment = $1 WHERE id = $2 AND org_id = $3`, as SeaORM
 /// writes it.
-fn update_treatment_sql(backend: DbBackend) -> &'static str {
+pub(super) fn update_treatment_sql(backend: DbBackend) -> &'static str {
     static SQL: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
     once_per_backend(&SQL, backend, |backend| {
         Entity::update_many()
@@ -200,6 +200,15 @@ impl Repository {
         treatment: SpecialTreatment,
     ) -> Result<(), Error> {
         let values = entity::SpecialTreatmentValues(treatment.into_values());
+        if let Some(writes) = &self.sqlite_writes {
+            // SQLite: committed in a group with the other PUTs waiting (`sqlite_writes`).
+            let json = serde_json::to_string(&values)
+                .map_err(|err| Error::Internal(anyhow::Error::new(err)))?;
+            if self.write_in_group(writes, id, org, json).await? == 0 {
+                return Err(not_found(id));
+            }
+            return Ok(());
+        }
         let backend = self.backend();
         let statement = Statement::from_sql_and_values(
             backend,

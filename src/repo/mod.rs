@@ -21,6 +21,7 @@ pub mod customers;
 mod migrate;
 mod pool;
 mod sqlite_reads;
+mod sqlite_writes;
 
 pub use pool::PoolStats;
 
@@ -39,6 +40,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, Ru
 use crate::error::Error;
 use breaker::Breaker;
 use sqlite_reads::SqliteReads;
+use sqlite_writes::{SqliteWrites, WriteError};
 
 /// Added to the client-side guard so that the database's own limit fires first (see
 /// [`RepoSettings::call_guard`]).
@@ -84,6 +86,9 @@ pub struct Repository {
     /// SQLite only (a database file): the special-treatment lookup's own read-only
     /// connections, used on the request's thread (see [`sqlite_reads`]).
     sqlite_reads: Option<Arc<SqliteReads>>,
+    /// SQLite only (a database file): the special-treatment replaces' writer thread, which
+    /// commits them in groups (see [`sqlite_writes`]).
+    sqlite_writes: Option<Arc<SqliteWrites>>,
 }
 
 impl Repository {
@@ -126,16 +131,29 @@ impl Repository {
         let sqlite_writer = if is_sqlite {
             let mut writer = options.clone();
             writer.max_connections(2);
-            Some((Database::connect(writer).await?, Arc::default()))
+            let turn: Arc<tokio::sync::Mutex<()>> = Arc::default();
+            Some((Database::connect(writer).await?, turn))
         } else {
             None
         };
         let db = Database::connect(options).await?;
         migrate::apply(sqlite_writer.as_ref().map_or(&db, |(writer, _)| writer)).await?;
-        let sqlite_reads = if is_sqlite {
-            open_sqlite_reads(url, settings.max_connections)?
-        } else {
-            None
+        let (sqlite_reads, sqlite_writes) = match (&sqlite_writer, sqlite_file(url)?) {
+            (Some((_, turn)), Some(path)) => {
+                let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let readers = threads.min(settings.max_connections as usize);
+                let writes = SqliteWrites::start(
+                    &path,
+                    customers::update_treatment_sql(DbBackend::Sqlite),
+                    turn.clone(),
+                    settings.statement_timeout,
+                )?;
+                (
+                    Some(Arc::new(SqliteReads::open(&path, readers)?)),
+                    Some(Arc::new(writes)),
+                )
+            }
+            _ => (None, None),
         };
         Ok(Repository {
             db,
@@ -148,6 +166,7 @@ impl Repository {
             sqlite_writer,
             write_turn_timeout: settings.statement_timeout,
             sqlite_reads,
+            sqlite_writes,
         })
     }
 
@@ -242,6 +261,41 @@ impl Repository {
             return None;
         }
         reads.special_treatment(sql, id, org)
+    }
+
+    /// A special-treatment replace through SQLite's writer thread, bounded and mapped like
+    /// [`write_or`](Self::write_or): a PUT that waited its deadline in the queue is a 504 and was
+    /// not applied; the guard (queue deadline + call guard) only ends a wait on a thread that
+    /// stopped answering altogether.
+    async fn write_in_group(
+        &self,
+        writes: &SqliteWrites,
+        id: uuid::Uuid,
+        org: &str,
+        json: String,
+    ) -> Result<usize, Error> {
+        self.refuse_while_open()?;
+        let _counted = CallInProgress::start(&self.calls);
+        let guard = self.write_turn_timeout + self.call_guard;
+        match tokio::time::timeout(guard, writes.replace_special_treatment(id, org, json)).await {
+            Ok(Ok(rows)) => Ok(rows),
+            Ok(Err(WriteError::Expired)) => Err(Error::Timeout),
+            Ok(Err(WriteError::Sqlite(err))) => {
+                let error = map_sqlite_error(err);
+                if let Error::Unavailable(cause) = &error {
+                    self.breaker.trip(&self.db, cause);
+                }
+                Err(error)
+            }
+            Ok(Err(WriteError::Stopped)) => Err(Error::Internal(anyhow::anyhow!(
+                "the SQLite writer thread stopped"
+            ))),
+            Err(_) => {
+                self.breaker
+                    .trip(&self.db, "the SQLite writer outlived its guard");
+                Err(Error::Timeout)
+            }
+        }
     }
 
     /// While the breaker is open, calls answer 503 at once instead of waiting.
@@ -376,18 +430,28 @@ fn is_timeout(err: &DbErr) -> bool {
     matches!(db_err.code().as_deref(), Some("57014" | "5" | "6" | "517"))
 }
 
-/// The special-treatment lookup's own connections on a SQLite database file: one per thread
-/// that can run a request at once (the runtime's workers, one per core), at most the pool's
-/// size. `None` for an in-memory database, which other connections cannot open.
-fn open_sqlite_reads(url: &str, max_connections: u32) -> anyhow::Result<Option<Arc<SqliteReads>>> {
-    let options: sqlx::sqlite::SqliteConnectOptions = url.parse()?;
-    let path = options.get_filename();
-    if !path.is_file() {
+/// The path of a SQLite database file; `None` for an in-memory database, which other
+/// connections than the pool's cannot open.
+fn sqlite_file(url: &str) -> anyhow::Result<Option<std::path::PathBuf>> {
+    if !url.starts_with("sqlite:") {
         return Ok(None);
     }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let count = threads.min(max_connections as usize);
-    Ok(Some(Arc::new(SqliteReads::open(path, count)?)))
+    let options: sqlx::sqlite::SqliteConnectOptions = url.parse()?;
+    let path = options.get_filename();
+    Ok(path.is_file().then(|| path.to_owned()))
+}
+
+/// Classifies a failure of SQLite itself (the writer thread's): busy past the busy timeout is
+/// `Timeout`, as on the pool; a file that cannot be read, written or opened is `Unavailable`.
+fn map_sqlite_error(err: rusqlite::Error) -> Error {
+    use rusqlite::ErrorCode;
+    match err.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Error::Timeout,
+        Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen | ErrorCode::DiskFull) => {
+            Error::Unavailable(err.to_string())
+        }
+        _ => Error::Internal(anyhow::Error::new(err).context("repository call failed")),
+    }
 }
 
 fn create_sqlite_folder(url: &str) -> anyhow::Result<()> {
@@ -421,6 +485,7 @@ impl Repository {
             sqlite_writer: None,
             write_turn_timeout: Duration::from_secs(1),
             sqlite_reads: None,
+            sqlite_writes: None,
         }
     }
 }
