@@ -169,12 +169,21 @@ impl Repository {
         // SeaORM's statement, written once per backend; a call only binds it. And no LIMIT on a
         // key lookup: SeaORM's `.one()` binds `LIMIT ?`, and SQLite (built with STAT4) expires a
         // statement whose LIMIT is a bound parameter at every new binding, parsing and planning
-        // it again on every call (10-14% of a GET, see BENCHMARKS.md). On SQLite the lookup runs
-        // on this thread when it can (`sqlite_reads`), else through the pool.
+        // it again on every call (10-14% of a GET, see BENCHMARKS.md). When it can, the lookup
+        // runs on this thread on SQLite (`sqlite_reads`), on a kept connection on PostgreSQL
+        // (`postgres_reads`); else through the pool.
         let backend = self.backend();
         let sql = select_treatment_sql(backend);
         if let Some(answered) = self.read_special_treatment_on_this_thread(sql, id, org) {
             return answered
+                .map(SpecialTreatment::from_stored)
+                .ok_or_else(|| not_found(id));
+        }
+        if let Some(answered) = self
+            .read_special_treatment_on_kept_connection(sql, id, org)
+            .await
+        {
+            return answered?
                 .map(SpecialTreatment::from_stored)
                 .ok_or_else(|| not_found(id));
         }

@@ -20,6 +20,7 @@ mod breaker;
 pub mod customers;
 mod migrate;
 mod pool;
+mod postgres_reads;
 mod sqlite_reads;
 mod sqlite_writes;
 
@@ -39,6 +40,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, Ru
 
 use crate::error::Error;
 use breaker::Breaker;
+use postgres_reads::PostgresReads;
 use sqlite_reads::SqliteReads;
 use sqlite_writes::{SqliteWrites, WriteError};
 
@@ -89,6 +91,9 @@ pub struct Repository {
     /// SQLite only (a database file): the special-treatment replaces' writer thread, which
     /// commits them in groups (see [`sqlite_writes`]).
     sqlite_writes: Option<Arc<SqliteWrites>>,
+    /// PostgreSQL only: the special-treatment lookup's kept connections (see
+    /// [`postgres_reads`]).
+    postgres_reads: Option<Arc<PostgresReads>>,
 }
 
 impl Repository {
@@ -155,6 +160,12 @@ impl Repository {
             }
             _ => (None, None),
         };
+        let postgres_reads = match db.get_database_backend() {
+            DbBackend::Postgres => {
+                PostgresReads::new(db.get_postgres_connection_pool()).map(Arc::new)
+            }
+            _ => None,
+        };
         Ok(Repository {
             db,
             call_guard: settings.call_guard(),
@@ -167,6 +178,7 @@ impl Repository {
             write_turn_timeout: settings.statement_timeout,
             sqlite_reads,
             sqlite_writes,
+            postgres_reads,
         })
     }
 
@@ -178,6 +190,9 @@ impl Repository {
     /// Stops the probe and closes the pool, waiting for checked-out connections to return.
     pub async fn close(self) -> anyhow::Result<()> {
         self.breaker.shut_down();
+        if let Some(reads) = &self.postgres_reads {
+            reads.release_all(Duration::from_secs(1)).await;
+        }
         if let Some((writer, _)) = self.sqlite_writer {
             writer.close().await?;
         }
@@ -294,6 +309,31 @@ impl Repository {
                 self.breaker
                     .trip(&self.db, "the SQLite writer outlived its guard");
                 Err(Error::Timeout)
+            }
+        }
+    }
+
+    /// PostgreSQL: the special-treatment lookup on a kept connection (see [`postgres_reads`]),
+    /// within the call guard; `None` when it must take the regular path: another backend, an
+    /// open breaker (which the regular path answers), or a read the kept connections leave to
+    /// the pool.
+    async fn read_special_treatment_on_kept_connection(
+        &self,
+        sql: &'static str,
+        id: uuid::Uuid,
+        org: &str,
+    ) -> Option<Result<Option<Vec<String>>, Error>> {
+        let reads = self.postgres_reads.as_ref()?;
+        if self.breaker.is_open() {
+            return None;
+        }
+        let _counted = CallInProgress::start(&self.calls);
+        match tokio::time::timeout(self.call_guard, reads.special_treatment(sql, id, org)).await {
+            Ok(found) => found.map(Ok),
+            Err(_) => {
+                self.breaker
+                    .trip(&self.db, "a repository call outlived its guard");
+                Some(Err(Error::Timeout))
             }
         }
     }
@@ -486,6 +526,7 @@ impl Repository {
             write_turn_timeout: Duration::from_secs(1),
             sqlite_reads: None,
             sqlite_writes: None,
+            postgres_reads: None,
         }
     }
 }

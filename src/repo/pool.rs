@@ -20,7 +20,9 @@ impl Repository {
         let (size, idle) = match self.db.get_database_backend() {
             DbBackend::Postgres => {
                 let pool = self.db.get_postgres_connection_pool();
-                (pool.size(), pool.num_idle())
+                // Connections kept by the special-treatment lookup, between two lookups, are idle.
+                let kept_idle = self.postgres_reads.as_ref().map_or(0, |reads| reads.idle());
+                (pool.size(), pool.num_idle() + kept_idle)
             }
             DbBackend::Sqlite => {
                 // The readers' pool and the writers'.

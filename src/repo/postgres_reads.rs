@@ -1,0 +1,163 @@
+//! PostgreSQL's hot read: the special-treatment lookup on pool connections kept between
+//! requests, through sqlx directly.
+//!
+//! sqlx pings every connection it takes back into its pool, a second round trip that wakes
+//! PostgreSQL's backend process: 14% of a GET's CPU in this process, and more on PostgreSQL's
+//! side; SeaORM's row mapping adds another 7% (BENCHMARKS.md). Here the lookup runs on a
+//! connection kept in a slot from one request to the next, so it is never returned (nor
+//! pinged) in between.
+//!
+//! Like SQLite's `sqlite_reads`, it only ever *tries*, and answers only what it found. When no
+//! slot is free and no pool connection is idle, or the statement fails in any way, it returns
+//! `None` (dropping the connection, which sends it back to the pool, whose ping discards it if
+//! it broke) and the caller takes the regular path, which waits, bounds and maps failures like
+//! every other repository call. A kept connection that died meanwhile (PostgreSQL restarted, the
+//! network cut) so costs one failed attempt, never an error answer.
+//!
+//! The pool stays the pool: kept connections are its own, checked out (at most half of them;
+//! none from a pool of one), and one is kept only while the pool has an idle connection left,
+//! so a caller waiting for a connection gets one back at the next lookup.
+//! [`PostgresReads::release_all`] hands them back before the pool closes.
+
+use std::time::Duration;
+
+use sea_orm::sqlx::{PgPool, Postgres, pool::PoolConnection, types::Json};
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+pub(super) struct PostgresReads {
+    pool: PgPool,
+    slots: Box<[Mutex<Option<PoolConnection<Postgres>>>]>,
+}
+
+impl PostgresReads {
+    /// Slots for up to half of `pool`'s connections; `None` when that is none.
+    pub(super) fn new(pool: &PgPool) -> Option<Self> {
+        let count = pool.options().get_max_connections() as usize / 2;
+        (count > 0).then(|| PostgresReads {
+            pool: pool.clone(),
+            slots: (0..count).map(|_| Mutex::new(None)).collect(),
+        })
+    }
+
+    /// The stored special-treatment list of customer `id` in `org`, running `sql` (SeaORM's
+    /// SELECT of that one column, parameters id then org). `Some(None)`: no such customer.
+    /// `None`: not answered here; ask the pool.
+    pub(super) async fn special_treatment(
+        &self,
+        sql: &'static str,
+        id: Uuid,
+        org: &str,
+    ) -> Option<Option<Vec<String>>> {
+        let mut slot = self.slots.iter().find_map(|slot| slot.try_lock().ok())?;
+        // Out of the slot while in use: if this future is dropped mid-statement, the
+        // connection goes back to the pool, which checks it, instead of staying here.
+        let mut connection = match slot.take() {
+            Some(kept) => kept,
+            None => self.pool.try_acquire()?,
+        };
+        let found = sea_orm::sqlx::query_scalar::<_, Json<Vec<String>>>(sql)
+            .bind(id)
+            .bind(org)
+            .fetch_optional(&mut *connection)
+            .await
+            .ok()?;
+        if self.pool.num_idle() > 0 {
+            *slot = Some(connection);
+        }
+        Some(found.map(|Json(values)| values))
+    }
+
+    /// Kept connections not in use at this instant, for the pool's `idle` gauge.
+    pub(super) fn idle(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|slot| slot.try_lock().is_ok_and(|kept| kept.is_some()))
+            .count()
+    }
+
+    /// Hands every kept connection back to the pool, waiting at most `limit` for one in use.
+    pub(super) async fn release_all(&self, limit: Duration) {
+        for slot in &self.slots {
+            if let Ok(mut kept) = tokio::time::timeout(limit, slot.lock()).await {
+                kept.take();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::sqlx::postgres::PgPoolOptions;
+
+    use super::*;
+
+    /// Stands in for the customers table: one stored list, for organization `acme` only.
+    const SQL: &str =
+        r#"SELECT '["vip","vulnerable"]'::jsonb WHERE $1::uuid IS NOT NULL AND $2 = 'acme'"#;
+
+    async fn pool(max: u32) -> Option<PgPool> {
+        let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
+            eprintln!("postgres_reads: skipped: needs TEST_DATABASE_URL (PostgreSQL)");
+            return None;
+        };
+        Some(
+            PgPoolOptions::new()
+                .max_connections(max)
+                .connect(&url)
+                .await
+                .unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn answers_on_a_kept_connection_and_leaves_failures_to_the_pool() {
+        let Some(pool) = pool(4).await else {
+            return;
+        };
+        let reads = PostgresReads::new(&pool).unwrap();
+        // Every pool connection in use elsewhere: not answered here, never waited for.
+        let mut in_use = Vec::new();
+        for _ in 0..4 {
+            in_use.push(pool.acquire().await.unwrap());
+        }
+        assert_eq!(
+            reads.special_treatment(SQL, Uuid::now_v7(), "acme").await,
+            None
+        );
+        drop(in_use);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+
+        let values = vec!["vip".to_owned(), "vulnerable".to_owned()];
+        assert_eq!(
+            reads.special_treatment(SQL, Uuid::now_v7(), "acme").await,
+            Some(Some(values.clone()))
+        );
+        assert_eq!(
+            reads.special_treatment(SQL, Uuid::now_v7(), "globex").await,
+            Some(None)
+        );
+        assert_eq!(reads.idle(), 1, "the connection is kept between lookups");
+
+        // A failing statement: not answered, and its connection is not kept.
+        assert_eq!(
+            reads
+                .special_treatment("SELECT nope", Uuid::now_v7(), "acme")
+                .await,
+            None
+        );
+        assert_eq!(reads.idle(), 0);
+
+        reads.release_all(Duration::from_secs(1)).await;
+        pool.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_pool_of_one_keeps_nothing() {
+        let Some(pool) = pool(1).await else {
+            return;
+        };
+        assert!(PostgresReads::new(&pool).is_none());
+        pool.close().await;
+    }
+}
