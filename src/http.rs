@@ -60,7 +60,12 @@ fn request_id_of(req: &Request) -> String {
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         })
         .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+        // A v4 UUID from the thread's RNG: no getrandom(2) call per request.
+        .unwrap_or_else(|| {
+            uuid::Builder::from_random_bytes(rand::random())
+                .into_uuid()
+                .to_string()
+        })
 }
 
 /// The service's routes: their templates and methods, for `Allow`, parameter names and the
@@ -72,7 +77,8 @@ pub struct RouteTable {
 
 #[derive(Debug)]
 struct Route {
-    template: String,
+    /// Shared, so that a metrics label is a reference count, not a copy.
+    template: Arc<String>,
     segments: Vec<String>,
     methods: Vec<String>,
 }
@@ -81,10 +87,10 @@ impl RouteTable {
     /// `template` uses `{name}` for a path parameter, as the OpenAPI document does.
     pub fn add(&mut self, template: &str, method: &str) {
         let method = method.to_ascii_uppercase();
-        match self.routes.iter_mut().find(|r| r.template == template) {
+        match self.routes.iter_mut().find(|r| *r.template == template) {
             Some(route) => route.methods.push(method),
             None => self.routes.push(Route {
-                template: template.to_owned(),
+                template: Arc::new(template.to_owned()),
                 segments: template.split('/').map(str::to_owned).collect(),
                 methods: vec![method],
             }),
@@ -92,21 +98,19 @@ impl RouteTable {
     }
 
     fn matching(&self, path: &str) -> Option<&Route> {
-        let segments: Vec<&str> = path.split('/').collect();
         self.routes.iter().find(|route| {
-            route.segments.len() == segments.len()
-                && route
-                    .segments
-                    .iter()
-                    .zip(&segments)
-                    .all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
+            let mut given = path.split('/');
+            route.segments.iter().all(|t| {
+                given
+                    .next()
+                    .is_some_and(|s| t == s || (t.starts_with('{') && !s.is_empty()))
+            }) && given.next().is_none()
         })
     }
 
     /// The route template serving `path`, or `unmatched`.
-    pub fn template_of(&self, path: &str) -> &str {
-        self.matching(path)
-            .map_or("unmatched", |route| route.template.as_str())
+    pub fn template_of(&self, path: &str) -> Option<&Arc<String>> {
+        self.matching(path).map(|route| &route.template)
     }
 
     /// The `Allow` header value for `path`.
@@ -169,14 +173,16 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
             actor: OnceLock::new(),
         });
         let method = req.method().clone();
-        let path = req.uri().path().to_owned();
+        // The URI's parts are reference-counted: a clone copies no bytes.
+        let uri = req.uri().clone();
+        let path = uri.path();
         let mut resp = SCOPE
             .scope(scope.clone(), async {
                 let result = match buffer_body(&mut req).await {
                     Ok(()) => self.inner.call(req).await.map(IntoResponse::into_response),
                     Err(err) => Err(err),
                 };
-                result.unwrap_or_else(|err| error_response(err, &path, &self.routes))
+                result.unwrap_or_else(|err| error_response(err, path, &self.routes))
             })
             .await;
 
@@ -187,13 +193,12 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
         if path == "/v1" || path.starts_with("/v1/") {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
-        let route = self.routes.template_of(&path);
+        let route = self.routes.template_of(path);
         let elapsed = started.elapsed().as_secs_f64();
-        self.metrics
-            .observe(method.as_str(), route, resp.status(), elapsed);
+        self.metrics.observe(&method, route, resp.status(), elapsed);
         tracing::info!(
             method = %method,
-            route,
+            route = route.map_or("unmatched", |route| route.as_str()),
             status = resp.status().as_u16(),
             latency_ms = elapsed * 1000.0,
             request_id = %scope.id,
@@ -245,10 +250,10 @@ impl<E: Endpoint> Endpoint for ShapeErrorsEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
-        let path = req.uri().path().to_owned();
+        let uri = req.uri().clone();
         Ok(match self.inner.call(req).await {
             Ok(resp) => resp.into_response(),
-            Err(err) => error_response(err, &path, &self.routes),
+            Err(err) => error_response(err, uri.path(), &self.routes),
         })
     }
 }

@@ -5,11 +5,14 @@
 //! status: by contract `503` is always `service_unavailable` and `504` always
 //! `repository_timeout`. Pool gauges are read at scrape time.
 
-use std::sync::Arc;
+use std::{
+    borrow::Cow,
+    sync::{Arc, LazyLock},
+};
 
 use poem::{
     IntoResponse, Response, handler,
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, Method, StatusCode, header},
     web::Data,
 };
 use prometheus_client::{
@@ -20,10 +23,12 @@ use prometheus_client::{
 
 use crate::{error::Error, repo::Repository};
 
+/// Made for every request: the method is a static string (an owned one only for a method
+/// outside HTTP's standard set), the route the route table's shared template.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
-    route: String,
+    method: Cow<'static, str>,
+    route: Arc<String>,
     status: u16,
 }
 
@@ -104,6 +109,24 @@ impl Default for Metrics {
     }
 }
 
+fn method_label(method: &Method) -> Cow<'static, str> {
+    static STANDARD: [Method; 9] = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::PATCH,
+        Method::TRACE,
+        Method::CONNECT,
+    ];
+    match STANDARD.iter().find(|standard| *standard == method) {
+        Some(standard) => Cow::Borrowed(standard.as_str()),
+        None => Cow::Owned(method.as_str().to_owned()),
+    }
+}
+
 impl Metrics {
     /// Marks a request as started; the guard records it as finished when dropped.
     pub fn request_started(&self) -> InFlight<'_> {
@@ -111,10 +134,20 @@ impl Metrics {
         InFlight(&self.in_flight)
     }
 
-    pub fn observe(&self, method: &str, route: &str, status: StatusCode, seconds: f64) {
+    /// Counts a request answered with `status` after `seconds`; `route` is its template, `None`
+    /// for a path no route serves.
+    pub fn observe(
+        &self,
+        method: &Method,
+        route: Option<&Arc<String>>,
+        status: StatusCode,
+        seconds: f64,
+    ) {
+        static UNMATCHED: LazyLock<Arc<String>> =
+            LazyLock::new(|| Arc::new("unmatched".to_owned()));
         let labels = RequestLabels {
-            method: method.to_owned(),
-            route: route.to_owned(),
+            method: method_label(method),
+            route: route.unwrap_or(&UNMATCHED).clone(),
             status: status.as_u16(),
         };
         self.requests.get_or_create(&labels).inc();
