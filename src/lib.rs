@@ -12,9 +12,9 @@
 //! - [`auth`]: bearer JWT verification, organizations and scopes.
 //! - [`api`]: one `#[OpenApi]` impl per resource, and the wire types in [`api::types`].
 //! - [`domain`]: request data parsed into validated values, with the contract's rules.
-//! - [`repo`]: SeaORM persistence (and SQLite's hot read through rusqlite); database failures
-//!   mapped to [`error::Error`], and a breaker that answers 503 at once while the database is
-//!   unreachable.
+//! - [`repo`]: SeaORM persistence (the special-treatment hot paths also through rusqlite and
+//!   sqlx directly); database failures mapped to [`error::Error`], and a breaker that answers
+//!   503 at once while the database is unreachable.
 //! - [`spec`]: the OpenAPI document and Swagger UI.
 //! - [`metrics`]: Prometheus metrics at `/metrics`.
 //! - [`telemetry`]: logging setup.

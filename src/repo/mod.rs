@@ -12,9 +12,11 @@
 //!   the client-side guard, which only a database that stopped answering altogether reaches;
 //! - anything unexpected is `Internal` (500, logged, never shown).
 //!
-//! One read skips it when it can: on SQLite, the special-treatment lookup first tries
-//! [`sqlite_reads`], on the request's thread, and takes the path above for whatever that
-//! cannot answer.
+//! The special-treatment paths, read on every interaction with a customer, have faster ways
+//! through: on SQLite the lookup runs on the request's thread ([`sqlite_reads`]) and PUTs are
+//! committed in groups by one writer thread ([`sqlite_writes`]); on PostgreSQL the lookup runs
+//! on pool connections kept between lookups ([`postgres_reads`]). The reads take the path above
+//! for whatever they cannot answer; the writer maps its failures the same way.
 
 mod breaker;
 pub mod customers;
