@@ -575,6 +575,33 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_writer_threads_sqlite_failures_map_like_the_pools() {
+        let failure = |code| {
+            rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some("x".to_owned()))
+        };
+        use rusqlite::ffi;
+        for code in [ffi::SQLITE_BUSY, ffi::SQLITE_LOCKED] {
+            assert!(matches!(map_sqlite_error(failure(code)), Error::Timeout));
+        }
+        for code in [
+            ffi::SQLITE_IOERR_FSYNC,
+            ffi::SQLITE_CANTOPEN,
+            ffi::SQLITE_FULL,
+        ] {
+            assert!(matches!(
+                map_sqlite_error(failure(code)),
+                Error::Unavailable(_)
+            ));
+        }
+        for code in [ffi::SQLITE_CORRUPT, ffi::SQLITE_CONSTRAINT] {
+            assert!(matches!(
+                map_sqlite_error(failure(code)),
+                Error::Internal(_)
+            ));
+        }
+    }
+
     /// The settings that make a 204 durable are those of the pool's own connections.
     #[tokio::test]
     async fn sqlite_connections_use_wal_with_a_full_sync_at_each_commit() {
