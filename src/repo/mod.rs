@@ -317,8 +317,8 @@ impl Repository {
 
     /// PostgreSQL: the special-treatment lookup on a kept connection (see [`postgres_reads`]),
     /// within the call guard; `None` when it must take the regular path: another backend, an
-    /// open breaker (which the regular path answers), or a read the kept connections leave to
-    /// the pool.
+    /// open breaker (which the regular path answers), no kept or idle connection at hand, or a
+    /// failure other than the statement timeout (which is answered 504 here, as on the pool).
     async fn read_special_treatment_on_kept_connection(
         &self,
         sql: &'static str,
@@ -331,7 +331,12 @@ impl Repository {
         }
         let _counted = CallInProgress::start(&self.calls);
         match tokio::time::timeout(self.call_guard, reads.special_treatment(sql, id, org)).await {
-            Ok(found) => found.map(Ok),
+            Ok(None) => None,
+            Ok(Some(Ok(found))) => Some(Ok(found)),
+            Ok(Some(Err(err))) => {
+                let err = DbErr::Query(RuntimeErr::SqlxError(Arc::new(err)));
+                is_timeout(&err).then_some(Err(Error::Timeout))
+            }
             Err(_) => {
                 self.breaker
                     .trip(&self.db, "a repository call outlived its guard");

@@ -7,12 +7,14 @@
 //! connection kept in a slot from one request to the next, so it is never returned (nor
 //! pinged) in between.
 //!
-//! Like SQLite's `sqlite_reads`, it only ever *tries*, and answers only what it found. When no
-//! slot is free and no pool connection is idle, or the statement fails in any way, it returns
-//! `None` (dropping the connection, which sends it back to the pool, whose ping discards it if
-//! it broke) and the caller takes the regular path, which waits, bounds and maps failures like
-//! every other repository call. A kept connection that died meanwhile (PostgreSQL restarted, the
-//! network cut) so costs one failed attempt, never an error answer.
+//! Like SQLite's `sqlite_reads`, it only ever *tries*. When no slot is free and no pool
+//! connection is idle, it returns `None` and the caller takes the regular path. When the
+//! statement fails, the connection is dropped (back to the pool, whose ping discards it if it
+//! broke) and the failure returned: the caller answers PostgreSQL's statement timeout as it
+//! would on the pool (504; trying again would only wait as long once more), and takes the
+//! regular path for anything else, which waits, bounds and maps failures like every other
+//! repository call. A kept connection that died meanwhile (PostgreSQL restarted, the network
+//! cut) so costs one failed attempt, never an error answer.
 //!
 //! Kept connections are the pool's own, checked out: at most half of `DB_MAX_CONNECTIONS` (none
 //! from a pool of one), so every other call always has the other half. They are taken only
@@ -43,14 +45,14 @@ impl PostgresReads {
     }
 
     /// The stored special-treatment list of customer `id` in `org`, running `sql` (SeaORM's
-    /// SELECT of that one column, parameters id then org). `Some(None)`: no such customer.
-    /// `None`: not answered here; ask the pool.
+    /// SELECT of that one column, parameters id then org). `Some(Ok(None))`: no such customer.
+    /// `None`: not tried here (no connection at hand); ask the pool.
     pub(super) async fn special_treatment(
         &self,
         sql: &'static str,
         id: Uuid,
         org: &str,
-    ) -> Option<Option<Vec<String>>> {
+    ) -> Option<Result<Option<Vec<String>>, sea_orm::sqlx::Error>> {
         let mut slot = self.slots.iter().find_map(|slot| slot.try_lock().ok())?;
         // Out of the slot while in use: if this future is dropped mid-statement, the
         // connection goes back to the pool, which checks it, instead of staying here.
@@ -62,10 +64,11 @@ impl PostgresReads {
             .bind(id)
             .bind(org)
             .fetch_optional(&mut *connection)
-            .await
-            .ok()?;
-        *slot = Some(connection);
-        Some(found.map(|Json(values)| values))
+            .await;
+        if found.is_ok() {
+            *slot = Some(connection);
+        }
+        Some(found.map(|found| found.map(|Json(values)| values)))
     }
 
     /// Kept connections not in use at this instant, for the pool's `idle` gauge.
@@ -111,7 +114,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn answers_on_a_kept_connection_and_leaves_failures_to_the_pool() {
+    async fn answers_on_a_kept_connection_and_drops_one_that_failed() {
         let Some(pool) = pool(4).await else {
             return;
         };
@@ -121,34 +124,55 @@ mod tests {
         for _ in 0..4 {
             in_use.push(pool.acquire().await.unwrap());
         }
-        assert_eq!(
-            reads.special_treatment(SQL, Uuid::now_v7(), "acme").await,
-            None
+        assert!(
+            reads
+                .special_treatment(SQL, Uuid::now_v7(), "acme")
+                .await
+                .is_none()
         );
         drop(in_use);
         tokio::time::sleep(Duration::from_millis(50)).await;
 
+        let lookup = |org: &'static str| reads.special_treatment(SQL, Uuid::now_v7(), org);
         let values = vec!["vip".to_owned(), "vulnerable".to_owned()];
-        assert_eq!(
-            reads.special_treatment(SQL, Uuid::now_v7(), "acme").await,
-            Some(Some(values.clone()))
-        );
-        assert_eq!(
-            reads.special_treatment(SQL, Uuid::now_v7(), "globex").await,
-            Some(None)
-        );
+        assert_eq!(lookup("acme").await.unwrap().unwrap(), Some(values));
+        assert_eq!(lookup("globex").await.unwrap().unwrap(), None);
         assert_eq!(reads.idle(), 1, "the connection is kept between lookups");
 
-        // A failing statement: not answered, and its connection is not kept.
-        assert_eq!(
-            reads
-                .special_treatment("SELECT nope", Uuid::now_v7(), "acme")
-                .await,
-            None
-        );
+        // A failing statement: its failure, and its connection is not kept.
+        let failed = reads
+            .special_treatment("SELECT nope", Uuid::now_v7(), "acme")
+            .await;
+        assert!(matches!(failed, Some(Err(_))), "{failed:?}");
         assert_eq!(reads.idle(), 0);
 
         reads.release_all(Duration::from_secs(1)).await;
+        pool.close().await;
+    }
+
+    /// PostgreSQL's statement timeout comes back as such, for the caller to answer 504.
+    #[tokio::test]
+    async fn a_statement_cancelled_by_the_statement_timeout_is_reported() {
+        let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
+            eprintln!("postgres_reads: skipped: needs TEST_DATABASE_URL (PostgreSQL)");
+            return;
+        };
+        let options = url
+            .parse::<sea_orm::sqlx::postgres::PgConnectOptions>()
+            .unwrap()
+            .options([("statement_timeout", "100")]);
+        let pool = PgPoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await
+            .unwrap();
+        let reads = PostgresReads::new(&pool).unwrap();
+        let slow = "SELECT '[]'::jsonb FROM pg_sleep(1) WHERE $1::uuid IS NOT NULL AND $2 = 'acme'";
+        let outcome = reads.special_treatment(slow, Uuid::now_v7(), "acme").await;
+        let Some(Err(sea_orm::sqlx::Error::Database(err))) = outcome else {
+            panic!("expected a database error, got {outcome:?}");
+        };
+        assert_eq!(err.code().as_deref(), Some("57014"));
         pool.close().await;
     }
 
