@@ -171,7 +171,7 @@ impl Repository {
         // statement whose LIMIT is a bound parameter at every new binding, parsing and planning
         // it again on every call (10-14% of a GET, see BENCHMARKS.md). When it can, the lookup
         // runs on this thread on SQLite (`sqlite_reads`), on a kept connection on PostgreSQL
-        // (`postgres_reads`); else through the pool.
+        // (`postgres_kept`); else through the pool.
         let backend = self.backend();
         let sql = select_treatment_sql(backend);
         if let Some(answered) = self.read_special_treatment_on_this_thread(sql, id, org) {
@@ -180,7 +180,7 @@ impl Repository {
                 .ok_or_else(|| not_found(id));
         }
         if let Some(answered) = self
-            .read_special_treatment_on_kept_connection(sql, id, org)
+            .on_kept_connection(true, |kept| kept.special_treatment(sql, id, org))
             .await
         {
             return answered?
@@ -219,13 +219,27 @@ impl Repository {
             return Ok(());
         }
         let backend = self.backend();
-        let statement = Statement::from_sql_and_values(
-            backend,
-            update_treatment_sql(backend),
-            [values.into(), id.into(), org.into()],
-        );
-        let result = self.write(|db| db.execute_raw(statement)).await?;
-        if result.rows_affected() == 0 {
+        let sql = update_treatment_sql(backend);
+        // PostgreSQL: on a kept connection when one is at hand (`postgres_kept`).
+        let kept = self
+            .on_kept_connection(false, |kept| {
+                kept.replace_special_treatment(sql, &values.0, id, org)
+            })
+            .await;
+        let changed = match kept {
+            Some(changed) => changed?,
+            None => {
+                let statement = Statement::from_sql_and_values(
+                    backend,
+                    sql,
+                    [values.into(), id.into(), org.into()],
+                );
+                self.write(|db| db.execute_raw(statement))
+                    .await?
+                    .rows_affected()
+            }
+        };
+        if changed == 0 {
             return Err(not_found(id));
         }
         Ok(())

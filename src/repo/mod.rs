@@ -14,15 +14,15 @@
 //!
 //! The special-treatment paths, read on every interaction with a customer, have faster ways
 //! through: on SQLite the lookup runs on the request's thread ([`sqlite_reads`]) and PUTs are
-//! committed in groups by one writer thread ([`sqlite_writes`]); on PostgreSQL the lookup runs
-//! on pool connections kept between lookups ([`postgres_reads`]). The reads take the path above
-//! for whatever they cannot answer; the writer maps its failures the same way.
+//! committed in groups by one writer thread ([`sqlite_writes`]); on PostgreSQL both run on pool
+//! connections kept between requests ([`postgres_kept`]). They take the path above for
+//! whatever they cannot answer, and map their failures the same way.
 
 mod breaker;
 pub mod customers;
 mod migrate;
 mod pool;
-mod postgres_reads;
+mod postgres_kept;
 mod sqlite_reads;
 mod sqlite_writes;
 
@@ -42,7 +42,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, Ru
 
 use crate::error::Error;
 use breaker::Breaker;
-use postgres_reads::PostgresReads;
+use postgres_kept::KeptConnections;
 use sqlite_reads::SqliteReads;
 use sqlite_writes::{SqliteWrites, WriteError};
 
@@ -93,9 +93,9 @@ pub struct Repository {
     /// SQLite only (a database file): the special-treatment replaces' writer thread, which
     /// commits them in groups (see [`sqlite_writes`]).
     sqlite_writes: Option<Arc<SqliteWrites>>,
-    /// PostgreSQL only: the special-treatment lookup's kept connections (see
-    /// [`postgres_reads`]).
-    postgres_reads: Option<Arc<PostgresReads>>,
+    /// PostgreSQL only: the connections the special-treatment lookup and replace keep between
+    /// requests (see [`postgres_kept`]).
+    postgres_kept: Option<Arc<KeptConnections>>,
 }
 
 impl Repository {
@@ -162,9 +162,9 @@ impl Repository {
             }
             _ => (None, None),
         };
-        let postgres_reads = match db.get_database_backend() {
+        let postgres_kept = match db.get_database_backend() {
             DbBackend::Postgres => {
-                PostgresReads::new(db.get_postgres_connection_pool()).map(Arc::new)
+                KeptConnections::new(db.get_postgres_connection_pool()).map(Arc::new)
             }
             _ => None,
         };
@@ -180,7 +180,7 @@ impl Repository {
             write_turn_timeout: settings.statement_timeout,
             sqlite_reads,
             sqlite_writes,
-            postgres_reads,
+            postgres_kept,
         })
     }
 
@@ -192,8 +192,8 @@ impl Repository {
     /// Stops the probe and closes the pool, waiting for checked-out connections to return.
     pub async fn close(self) -> anyhow::Result<()> {
         self.breaker.shut_down();
-        if let Some(reads) = &self.postgres_reads {
-            reads.release_all(Duration::from_secs(1)).await;
+        if let Some(kept) = &self.postgres_kept {
+            kept.release_all(Duration::from_secs(1)).await;
         }
         if let Some((writer, _)) = self.sqlite_writer {
             writer.close().await?;
@@ -315,27 +315,36 @@ impl Repository {
         }
     }
 
-    /// PostgreSQL: the special-treatment lookup on a kept connection (see [`postgres_reads`]),
-    /// within the call guard; `None` when it must take the regular path: another backend, an
-    /// open breaker (which the regular path answers), no kept or idle connection at hand, or a
-    /// failure other than the statement timeout (which is answered 504 here, as on the pool).
-    async fn read_special_treatment_on_kept_connection(
-        &self,
-        sql: &'static str,
-        id: uuid::Uuid,
-        org: &str,
-    ) -> Option<Result<Option<Vec<String>>, Error>> {
-        let reads = self.postgres_reads.as_ref()?;
+    /// PostgreSQL: `call` on a kept connection (see [`postgres_kept`]), within the call guard;
+    /// `None` when it must take the regular path: another backend, an open breaker (which the
+    /// regular path answers), no kept or idle connection at hand, or a broken connection (for a
+    /// read, any failure but the statement timeout). Other failures are answered here, mapped
+    /// as on the pool.
+    async fn on_kept_connection<'a, T, Fut>(
+        &'a self,
+        read_only: bool,
+        call: impl FnOnce(&'a KeptConnections) -> Fut,
+    ) -> Option<Result<T, Error>>
+    where
+        Fut: Future<Output = Option<sqlx::Result<T>>> + 'a,
+    {
+        let kept = self.postgres_kept.as_ref()?;
         if self.breaker.is_open() {
             return None;
         }
         let _counted = CallInProgress::start(&self.calls);
-        match tokio::time::timeout(self.call_guard, reads.special_treatment(sql, id, org)).await {
+        match tokio::time::timeout(self.call_guard, call(kept)).await {
             Ok(None) => None,
-            Ok(Some(Ok(found))) => Some(Ok(found)),
+            Ok(Some(Ok(value))) => Some(Ok(value)),
             Ok(Some(Err(err))) => {
                 let err = DbErr::Query(RuntimeErr::SqlxError(Arc::new(err)));
-                is_timeout(&err).then_some(Err(Error::Timeout))
+                if is_timeout(&err) {
+                    Some(Err(Error::Timeout))
+                } else if read_only || is_unreachable(&err) {
+                    None
+                } else {
+                    Some(Err(self.failed(err)))
+                }
             }
             Err(_) => {
                 self.breaker
@@ -533,7 +542,7 @@ impl Repository {
             write_turn_timeout: Duration::from_secs(1),
             sqlite_reads: None,
             sqlite_writes: None,
-            postgres_reads: None,
+            postgres_kept: None,
         }
     }
 }

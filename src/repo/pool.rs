@@ -20,8 +20,8 @@ impl Repository {
         let (size, idle) = match self.db.get_database_backend() {
             DbBackend::Postgres => {
                 let pool = self.db.get_postgres_connection_pool();
-                // Connections kept by the special-treatment lookup, between two lookups, are idle.
-                let kept_idle = self.postgres_reads.as_ref().map_or(0, |reads| reads.idle());
+                // Connections kept by the special-treatment paths, between two requests, are idle.
+                let kept_idle = self.postgres_kept.as_ref().map_or(0, |kept| kept.idle());
                 (pool.size(), pool.num_idle() + kept_idle)
             }
             DbBackend::Sqlite => {
