@@ -193,7 +193,7 @@ impl Repository {
     pub async fn close(self) -> anyhow::Result<()> {
         self.breaker.shut_down();
         if let Some(kept) = &self.postgres_kept {
-            kept.release_all(Duration::from_secs(1)).await;
+            kept.release_all();
         }
         if let Some((writer, _)) = self.sqlite_writer {
             writer.close().await?;
@@ -318,8 +318,8 @@ impl Repository {
     /// PostgreSQL: `call` on a kept connection (see [`postgres_kept`]), within the call guard;
     /// `None` when it must take the regular path: another backend, an open breaker (which the
     /// regular path answers), no kept or idle connection at hand, or a broken connection (for a
-    /// read, any failure but the statement timeout). Other failures are answered here, mapped
-    /// as on the pool.
+    /// read, any failure but the statement timeout and the wait for a connection). Other
+    /// failures are answered here, mapped as on the pool.
     async fn on_kept_connection<'a, T, Fut>(
         &'a self,
         read_only: bool,
@@ -340,6 +340,9 @@ impl Repository {
                 let err = DbErr::Query(RuntimeErr::SqlxError(Arc::new(err)));
                 if is_timeout(&err) {
                     Some(Err(Error::Timeout))
+                } else if matches!(sqlx_error(&err), Some(sqlx::Error::PoolTimedOut)) {
+                    // Every kept connection stayed busy for the acquire timeout: the pool's 503.
+                    Some(Err(self.failed(err)))
                 } else if read_only || is_unreachable(&err) {
                     None
                 } else {

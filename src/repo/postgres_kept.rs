@@ -7,67 +7,91 @@
 //! statement runs on a connection kept in a slot from one request to the next, so it is never
 //! returned (nor pinged) in between.
 //!
-//! It only ever *tries*. When no slot is free and no pool connection is idle, it returns `None`
-//! and the caller takes the regular path. When the statement fails, the connection is dropped
-//! (back to the pool, whose ping discards it if it broke) and the failure returned to the
-//! caller, which decides (`Repository::on_kept_connection`): a statement timeout is answered
-//! 504 as on the pool (trying again would only wait as long once more); a broken connection
-//! sends the call to the regular path (a read is safe to repeat, and so is a replace: PUT is
-//! idempotent, and this is the retry a client would make), so a kept connection that died
-//! meanwhile (PostgreSQL restarted, the network cut) costs one failed attempt, never an error
-//! answer; anything else is answered like the same failure on the pool.
+//! A call waits for one of the kept connections as it would for a pool connection: at most the
+//! acquire timeout, past which it fails with the pool's own `PoolTimedOut` (a 503, as on the
+//! pool). With a connection at hand it runs the statement; with none (no connection kept yet
+//! and none idle in the pool) it returns `None` and the caller takes the regular path. When the
+//! statement fails, the connection is dropped (back to the pool, whose ping discards it if it
+//! broke) and the failure returned to the caller, which decides
+//! (`Repository::on_kept_connection`): a statement timeout is answered 504 as on the pool
+//! (trying again would only wait as long once more); a broken connection sends the call to the
+//! regular path (a read is safe to repeat, and so is a replace: PUT is idempotent, and this is
+//! the retry a client would make), so a kept connection that died meanwhile (PostgreSQL
+//! restarted, the network cut) costs one failed attempt, never an error answer; anything else
+//! is answered like the same failure on the pool.
 //!
 //! Kept connections are the pool's own, checked out: at most half of `DB_MAX_CONNECTIONS` (none
-//! from a pool of one), so every other call always has the other half. They are taken only
-//! from the pool's idle connections, never waited for, and [`KeptConnections::release_all`]
-//! hands them back before the pool closes. (Keeping one only while the pool had an idle
-//! connection left gave them back exactly when the pool was busy: no gain at full load. Kept
-//! for good: GET +16% req/s at 64 connections, BENCHMARKS.md.)
+//! from a pool of one), so every other call always has the other half, and the special-treatment
+//! paths have up to half to themselves. They are taken only from the pool's idle connections,
+//! never waited for there, and [`KeptConnections::release_all`] hands them back before the pool
+//! closes. (Measured, BENCHMARKS.md: falling back to the pool when all kept connections were
+//! busy, instead of waiting for one, left a third of the GETs paying the ping at 64 connections:
+//! waiting gave GET +25% req/s and PUT +9%; and keeping a connection only while the pool had an
+//! idle one left gave them back exactly when the pool was busy: no gain at full load.)
 
-use std::time::Duration;
+use std::{sync::PoisonError, time::Duration};
 
 use sea_orm::sqlx::{self, PgPool, Postgres, pool::PoolConnection, types::Json};
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::{Semaphore, SemaphorePermit};
 use uuid::Uuid;
-
-type Slot = Option<PoolConnection<Postgres>>;
 
 pub(super) struct KeptConnections {
     pool: PgPool,
-    slots: Box<[Mutex<Option<PoolConnection<Postgres>>>]>,
+    /// One permit per connection that may be kept: a call holds one while it uses one.
+    permits: Semaphore,
+    /// Kept connections not in use.
+    idle: std::sync::Mutex<Vec<PoolConnection<Postgres>>>,
+    /// How long a call waits for a permit before it takes the regular path: the pool's
+    /// acquire timeout.
+    wait: Duration,
 }
 
 impl KeptConnections {
-    /// Slots for up to half of `pool`'s connections; `None` when that is none.
+    /// Room for up to half of `pool`'s connections; `None` when that is none.
     pub(super) fn new(pool: &PgPool) -> Option<Self> {
         let count = pool.options().get_max_connections() as usize / 2;
         (count > 0).then(|| KeptConnections {
             pool: pool.clone(),
-            slots: (0..count).map(|_| Mutex::new(None)).collect(),
+            permits: Semaphore::new(count),
+            idle: std::sync::Mutex::new(Vec::with_capacity(count)),
+            wait: pool.options().get_acquire_timeout(),
         })
     }
 
-    /// A kept connection and its slot, or an idle one of the pool's; `None` if neither is at
-    /// hand. The connection is out of its slot while in use: if the caller's future is dropped
-    /// mid-statement, it goes back to the pool, which checks it, instead of staying here.
-    fn take(&self) -> Option<(MutexGuard<'_, Slot>, PoolConnection<Postgres>)> {
-        let mut slot = self.slots.iter().find_map(|slot| slot.try_lock().ok())?;
-        let connection = match slot.take() {
+    fn idle_connections(&self) -> std::sync::MutexGuard<'_, Vec<PoolConnection<Postgres>>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A permit and a kept connection, or an idle one of the pool's; `None` if no connection
+    /// is at hand (or release_all ran). No permit within the wait is the pool's own
+    /// `PoolTimedOut`: every kept connection stayed in use for the acquire timeout. While in use
+    /// the connection is out of the idle list: if the caller's future is dropped mid-statement,
+    /// it goes back to the pool, which checks it, instead of being kept.
+    async fn take(&self) -> Option<sqlx::Result<(SemaphorePermit<'_>, PoolConnection<Postgres>)>> {
+        let permit = match tokio::time::timeout(self.wait, self.permits.acquire()).await {
+            Ok(permit) => permit.ok()?,
+            Err(_) => return Some(Err(sqlx::Error::PoolTimedOut)),
+        };
+        let kept = self.idle_connections().pop();
+        let connection = match kept {
             Some(kept) => kept,
             None => self.pool.try_acquire()?,
         };
-        Some((slot, connection))
+        Some(Ok((permit, connection)))
     }
 
-    /// Keeps `connection` after a success; after a failure it is dropped (see the module
-    /// documentation).
+    /// Keeps `connection` after a success; after a failure, or once [`release_all`] ran, it
+    /// is dropped (see the module documentation).
+    ///
+    /// [`release_all`]: Self::release_all
     fn settle<T>(
-        mut slot: MutexGuard<'_, Slot>,
+        &self,
+        _permit: SemaphorePermit<'_>,
         connection: PoolConnection<Postgres>,
         outcome: sqlx::Result<T>,
     ) -> sqlx::Result<T> {
-        if outcome.is_ok() {
-            *slot = Some(connection);
+        if outcome.is_ok() && !self.permits.is_closed() {
+            self.idle_connections().push(connection);
         }
         outcome
     }
@@ -80,13 +104,16 @@ impl KeptConnections {
         id: Uuid,
         org: &str,
     ) -> Option<sqlx::Result<Option<Vec<String>>>> {
-        let (slot, mut connection) = self.take()?;
+        let (permit, mut connection) = match self.take().await? {
+            Ok(taken) => taken,
+            Err(err) => return Some(Err(err)),
+        };
         let found = sqlx::query_scalar::<_, Json<Vec<String>>>(sql)
             .bind(id)
             .bind(org)
             .fetch_optional(&mut *connection)
             .await;
-        let found = Self::settle(slot, connection, found);
+        let found = self.settle(permit, connection, found);
         Some(found.map(|found| found.map(|Json(values)| values)))
     }
 
@@ -99,31 +126,31 @@ impl KeptConnections {
         id: Uuid,
         org: &str,
     ) -> Option<sqlx::Result<u64>> {
-        let (slot, mut connection) = self.take()?;
+        let (permit, mut connection) = match self.take().await? {
+            Ok(taken) => taken,
+            Err(err) => return Some(Err(err)),
+        };
         let done = sqlx::query(sql)
             .bind(Json(values))
             .bind(id)
             .bind(org)
             .execute(&mut *connection)
             .await;
-        Some(Self::settle(slot, connection, done).map(|done| done.rows_affected()))
+        Some(
+            self.settle(permit, connection, done)
+                .map(|done| done.rows_affected()),
+        )
     }
 
     /// Kept connections not in use at this instant, for the pool's `idle` gauge.
     pub(super) fn idle(&self) -> usize {
-        self.slots
-            .iter()
-            .filter(|slot| slot.try_lock().is_ok_and(|kept| kept.is_some()))
-            .count()
+        self.idle_connections().len()
     }
 
-    /// Hands every kept connection back to the pool, waiting at most `limit` for one in use.
-    pub(super) async fn release_all(&self, limit: Duration) {
-        for slot in &self.slots {
-            if let Ok(mut kept) = tokio::time::timeout(limit, slot.lock()).await {
-                kept.take();
-            }
-        }
+    /// Hands every kept connection back to the pool; those in use go back when their call ends.
+    pub(super) fn release_all(&self) {
+        self.permits.close();
+        self.idle_connections().clear();
     }
 }
 
@@ -183,7 +210,7 @@ mod tests {
         assert!(matches!(failed, Some(Err(_))), "{failed:?}");
         assert_eq!(kept.idle(), 0);
 
-        kept.release_all(Duration::from_secs(1)).await;
+        kept.release_all();
         pool.close().await;
     }
 
@@ -227,7 +254,7 @@ mod tests {
         .unwrap();
         assert_eq!(stored.0, values);
 
-        kept.release_all(Duration::from_secs(1)).await;
+        kept.release_all();
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {table}")))
             .execute(&pool)
             .await
@@ -258,6 +285,41 @@ mod tests {
             panic!("expected a database error, got {outcome:?}");
         };
         assert_eq!(err.code().as_deref(), Some("57014"));
+        pool.close().await;
+    }
+
+    /// All kept connections busy for the acquire timeout: the pool's own PoolTimedOut.
+    #[tokio::test]
+    async fn waits_for_a_kept_connection_at_most_the_acquire_timeout() {
+        let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
+            eprintln!("postgres_kept: skipped: needs TEST_DATABASE_URL (PostgreSQL)");
+            return;
+        };
+        let wait = Duration::from_millis(200);
+        let pool = PgPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(wait)
+            .connect(&url)
+            .await
+            .unwrap();
+        let kept = KeptConnections::new(&pool).unwrap();
+        let slow = "SELECT '[]'::jsonb FROM pg_sleep(1) WHERE $1::uuid IS NOT NULL AND $2 = 'acme'";
+        let busy = kept.special_treatment(slow, Uuid::now_v7(), "acme");
+        let waiting = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let started = std::time::Instant::now();
+            let outcome = kept.special_treatment(SQL, Uuid::now_v7(), "acme").await;
+            (outcome, started.elapsed())
+        };
+        let (busy, (outcome, took)) = tokio::join!(busy, waiting);
+        assert!(matches!(busy, Some(Ok(Some(_)))), "{busy:?}");
+        assert!(
+            matches!(outcome, Some(Err(sqlx::Error::PoolTimedOut))),
+            "{outcome:?}"
+        );
+        assert!(took >= wait && took < wait * 3, "waited {took:?}");
+        // The pool closes once the kept connection is handed back.
+        kept.release_all();
         pool.close().await;
     }
 
