@@ -4,8 +4,8 @@
 //! sqlx pings every connection it takes back into its pool, a second round trip that wakes
 //! PostgreSQL's backend process: 14% of a GET's CPU in this process, and more on PostgreSQL's
 //! side; SeaORM's statement and row mapping add another 4-7% (BENCHMARKS.md). Here the
-//! statement runs on a connection kept in a slot from one request to the next, so it is never
-//! returned (nor pinged) in between.
+//! statement runs on a connection kept from one request to the next, so it is never returned
+//! (nor pinged) in between.
 //!
 //! A call waits for one of the kept connections as it would for a pool connection: at most the
 //! acquire timeout, past which it fails with the pool's own `PoolTimedOut` (a 503, as on the
@@ -24,7 +24,8 @@
 //! from a pool of one), so every other call always has the other half, and the special-treatment
 //! paths have up to half to themselves. They are taken only from the pool's idle connections,
 //! never waited for there, and [`KeptConnections::release_all`] hands them back before the pool
-//! closes. (Measured, BENCHMARKS.md: falling back to the pool when all kept connections were
+//! closes. A kept connection lives as long as it works: sqlx's idle timeout and maximum
+//! lifetime apply to connections in the pool, which these are not between requests. (Measured, BENCHMARKS.md: falling back to the pool when all kept connections were
 //! busy, instead of waiting for one, left a third of the GETs paying the ping at 64 connections:
 //! waiting gave GET +25% req/s and PUT +9%; and keeping a connection only while the pool had an
 //! idle one left gave them back exactly when the pool was busy: no gain at full load.)
@@ -41,7 +42,7 @@ pub(super) struct KeptConnections {
     permits: Semaphore,
     /// Kept connections not in use.
     idle: std::sync::Mutex<Vec<PoolConnection<Postgres>>>,
-    /// How long a call waits for a permit before it takes the regular path: the pool's
+    /// How long a call waits for a permit before failing with `PoolTimedOut`: the pool's
     /// acquire timeout.
     wait: Duration,
 }
