@@ -157,7 +157,7 @@ impl KeptConnections {
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::sqlx::postgres::PgPoolOptions;
+    use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
     use super::*;
 
@@ -165,15 +165,21 @@ mod tests {
     const SQL: &str =
         r#"SELECT '["vip","vulnerable"]'::jsonb WHERE $1::uuid IS NOT NULL AND $2 = 'acme'"#;
 
-    async fn pool(max: u32) -> Option<PgPool> {
+    /// The test database's connect options; `None` (the test is skipped) without one.
+    fn test_database() -> Option<PgConnectOptions> {
         let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
             eprintln!("postgres_kept: skipped: needs TEST_DATABASE_URL (PostgreSQL)");
             return None;
         };
+        Some(url.parse().unwrap())
+    }
+
+    async fn pool(max: u32) -> Option<PgPool> {
+        let options = test_database()?;
         Some(
             PgPoolOptions::new()
                 .max_connections(max)
-                .connect(&url)
+                .connect_with(options)
                 .await
                 .unwrap(),
         )
@@ -266,14 +272,10 @@ mod tests {
     /// PostgreSQL's statement timeout comes back as such, for the caller to answer 504.
     #[tokio::test]
     async fn a_statement_cancelled_by_the_statement_timeout_is_reported() {
-        let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
-            eprintln!("postgres_kept: skipped: needs TEST_DATABASE_URL (PostgreSQL)");
+        let Some(options) = test_database() else {
             return;
         };
-        let options = url
-            .parse::<sea_orm::sqlx::postgres::PgConnectOptions>()
-            .unwrap()
-            .options([("statement_timeout", "100")]);
+        let options = options.options([("statement_timeout", "100")]);
         let pool = PgPoolOptions::new()
             .max_connections(2)
             .connect_with(options)
@@ -292,15 +294,14 @@ mod tests {
     /// All kept connections busy for the acquire timeout: the pool's own PoolTimedOut.
     #[tokio::test]
     async fn waits_for_a_kept_connection_at_most_the_acquire_timeout() {
-        let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
-            eprintln!("postgres_kept: skipped: needs TEST_DATABASE_URL (PostgreSQL)");
+        let Some(options) = test_database() else {
             return;
         };
         let wait = Duration::from_millis(200);
         let pool = PgPoolOptions::new()
             .max_connections(2)
             .acquire_timeout(wait)
-            .connect(&url)
+            .connect_with(options)
             .await
             .unwrap();
         let kept = KeptConnections::new(&pool).unwrap();
