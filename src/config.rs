@@ -96,7 +96,8 @@ pub struct DatabaseArgs {
         default_value = "sqlite://data/customers-api.sqlite?mode=rwc"
     )]
     pub database_url: String,
-    /// Connection pool size [default: 16 on PostgreSQL, 4 on SQLite].
+    /// Database connections per process [default: 16 on PostgreSQL, 4 on SQLite] (on PostgreSQL
+    /// without TLS, half of them are the special-treatment GET's and PUT's own).
     #[arg(long, env = "DB_MAX_CONNECTIONS")]
     pub db_max_connections: Option<u32>,
     /// Waiting longer than this for a database connection answers 503.

@@ -40,7 +40,7 @@ fn once_per_backend(
 }
 
 /// `SELECT special_treatment FROM customers WHERE id = $1 AND org_id = $2`, as SeaORM writes it.
-fn select_treatment_sql(backend: DbBackend) -> &'static str {
+pub(super) fn select_treatment_sql(backend: DbBackend) -> &'static str {
     static SQL: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
     once_per_backend(&SQL, backend, |backend| {
         Entity::find_by_id(Uuid::nil())
@@ -170,8 +170,8 @@ impl Repository {
         // key lookup: SeaORM's `.one()` binds `LIMIT ?`, and SQLite (built with STAT4) expires a
         // statement whose LIMIT is a bound parameter at every new binding, parsing and planning
         // it again on every call (10-14% of a GET, see BENCHMARKS.md). When it can, the lookup
-        // runs on this thread on SQLite (`sqlite_reads`), on a kept connection on PostgreSQL
-        // (`postgres_kept`); else through the pool.
+        // runs on this thread on SQLite (`sqlite_reads`), pipelined with others on PostgreSQL
+        // (`postgres_reads`); else through the pool.
         let backend = self.backend();
         let sql = select_treatment_sql(backend);
         if let Some(answered) = self.read_special_treatment_on_this_thread(sql, id, org) {
@@ -179,9 +179,10 @@ impl Repository {
                 .map(SpecialTreatment::from_stored)
                 .ok_or_else(|| not_found(id));
         }
-        if let Some(answered) = self
-            .on_kept_connection(true, |kept| kept.special_treatment(sql, id, org))
-            .await
+        if let Some(reads) = &self.postgres_reads
+            && let Some(answered) = self
+                .on_own_connections(true, reads.special_treatment(id, org))
+                .await
         {
             return answered?
                 .map(SpecialTreatment::from_stored)
@@ -220,13 +221,15 @@ impl Repository {
         }
         let backend = self.backend();
         let sql = update_treatment_sql(backend);
-        // PostgreSQL: on a kept connection when one is at hand (`postgres_kept`).
-        let kept = self
-            .on_kept_connection(false, |kept| {
-                kept.replace_special_treatment(sql, &values.0, id, org)
-            })
-            .await;
-        let changed = match kept {
+        // PostgreSQL: committed in a group with the other PUTs waiting (`postgres_writes`).
+        let grouped = match &self.postgres_writes {
+            Some(writes) => {
+                let replace = writes.replace_special_treatment(values.0.clone(), id, org);
+                self.on_own_connections(false, replace).await
+            }
+            None => None,
+        };
+        let changed = match grouped {
             Some(changed) => changed?,
             None => {
                 let statement = Statement::from_sql_and_values(

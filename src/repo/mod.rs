@@ -14,15 +14,18 @@
 //!
 //! The special-treatment paths, read on every interaction with a customer, have faster ways
 //! through: on SQLite the lookup runs on the request's thread ([`sqlite_reads`]) and PUTs are
-//! committed in groups by one writer thread ([`sqlite_writes`]); on PostgreSQL both run on pool
-//! connections kept between requests ([`postgres_kept`]). They take the path above for
-//! whatever they cannot answer, and map their failures the same way.
+//! committed in groups by one writer thread ([`sqlite_writes`]); on PostgreSQL lookups are
+//! pipelined on a few connections of their own ([`postgres_reads`]) and PUTs committed in
+//! groups by a few writers ([`postgres_writes`]). They take the path above for whatever they
+//! cannot answer, and map their failures the same way.
 
 mod breaker;
 pub mod customers;
 mod migrate;
 mod pool;
-mod postgres_kept;
+mod postgres_connection;
+mod postgres_reads;
+mod postgres_writes;
 mod sqlite_reads;
 mod sqlite_writes;
 
@@ -42,7 +45,9 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, Ru
 
 use crate::error::Error;
 use breaker::Breaker;
-use postgres_kept::KeptConnections;
+use postgres_connection::{ConnectionSettings, Failure};
+use postgres_reads::PipelinedReads;
+use postgres_writes::GroupWrites;
 use sqlite_reads::SqliteReads;
 use sqlite_writes::{SqliteWrites, WriteError};
 
@@ -93,9 +98,12 @@ pub struct Repository {
     /// SQLite only (a database file): the special-treatment replaces' writer thread, which
     /// commits them in groups (see [`sqlite_writes`]).
     sqlite_writes: Option<Arc<SqliteWrites>>,
-    /// PostgreSQL only: the connections the special-treatment lookup and replace keep between
-    /// requests (see [`postgres_kept`]).
-    postgres_kept: Option<Arc<KeptConnections>>,
+    /// PostgreSQL only (without TLS): the special-treatment lookup's own connections (see
+    /// [`postgres_reads`]).
+    postgres_reads: Option<Arc<PipelinedReads>>,
+    /// PostgreSQL only (without TLS): the special-treatment replaces' writers (see
+    /// [`postgres_writes`]).
+    postgres_writes: Option<Arc<GroupWrites>>,
 }
 
 impl Repository {
@@ -106,9 +114,20 @@ impl Repository {
         if is_sqlite {
             create_sqlite_folder(url)?;
         }
+        // PostgreSQL without TLS: half the connections are the special-treatment paths' own
+        // (lookups first, then writers: see `postgres_reads`, `postgres_writes`), and the pool
+        // has the other half.
+        let own_connections = match settings.max_connections / 2 {
+            0 => None,
+            _ if !url.starts_with("postgres") => None,
+            _ => own_connection_settings(settings).await?,
+        };
+        let own = own_connections
+            .as_ref()
+            .map_or(0, |_| settings.max_connections / 2);
         let mut options = ConnectOptions::new(url);
         options
-            .max_connections(settings.max_connections)
+            .max_connections(settings.max_connections - own)
             .min_connections(0)
             .acquire_timeout(settings.acquire_timeout)
             // sqlx pings a connection on every acquire by default: a round trip per request
@@ -162,12 +181,19 @@ impl Repository {
             }
             _ => (None, None),
         };
-        let postgres_kept = match db.get_database_backend() {
-            DbBackend::Postgres => {
-                KeptConnections::new(db.get_postgres_connection_pool()).map(Arc::new)
+        let call_guard = settings.call_guard();
+        let (readers, writers) = (own.div_ceil(2) as usize, own as usize / 2);
+        let (mut postgres_reads, mut postgres_writes) = (None, None);
+        if let Some(connection) = own_connections {
+            let select = customers::select_treatment_sql(DbBackend::Postgres);
+            let reads = PipelinedReads::connect(connection.clone(), readers, call_guard, select);
+            postgres_reads = Some(Arc::new(reads.await?));
+            if writers > 0 {
+                let update = customers::update_treatment_sql(DbBackend::Postgres);
+                let writes = GroupWrites::start(connection, writers, call_guard, update);
+                postgres_writes = Some(Arc::new(writes.await?));
             }
-            _ => None,
-        };
+        }
         Ok(Repository {
             db,
             call_guard: settings.call_guard(),
@@ -180,7 +206,8 @@ impl Repository {
             write_turn_timeout: settings.statement_timeout,
             sqlite_reads,
             sqlite_writes,
-            postgres_kept,
+            postgres_reads,
+            postgres_writes,
         })
     }
 
@@ -192,8 +219,11 @@ impl Repository {
     /// Stops the probe and closes the pool, waiting for checked-out connections to return.
     pub async fn close(self) -> anyhow::Result<()> {
         self.breaker.shut_down();
-        if let Some(kept) = &self.postgres_kept {
-            kept.release_all();
+        if let Some(reads) = &self.postgres_reads {
+            reads.close();
+        }
+        if let Some(writes) = &self.postgres_writes {
+            writes.close();
         }
         if let Some((writer, _)) = self.sqlite_writer {
             writer.close().await?;
@@ -315,41 +345,36 @@ impl Repository {
         }
     }
 
-    /// PostgreSQL: `call` on a kept connection (see [`postgres_kept`]), within the call guard;
-    /// `None` when it must take the regular path: another backend, an open breaker (which the
-    /// regular path answers), no kept or idle connection at hand, or a broken connection (for a
-    /// read, any failure but the statement timeout and the wait for a connection). Other
-    /// failures are answered here, mapped as on the pool.
-    async fn on_kept_connection<'a, T, Fut>(
-        &'a self,
+    /// PostgreSQL: `call` on the special-treatment paths' own connections (see
+    /// [`postgres_reads`], [`postgres_writes`]); `None` when it must take the regular path:
+    /// another backend, an open breaker (which the regular path answers), no connection live,
+    /// nothing applied and the pool likely to do better (a broken connection, a lock not
+    /// granted at once), and, for a read, any failure but the statement timeout. Other failures
+    /// are answered here, mapped as on the pool.
+    async fn on_own_connections<T>(
+        &self,
         read_only: bool,
-        call: impl FnOnce(&'a KeptConnections) -> Fut,
-    ) -> Option<Result<T, Error>>
-    where
-        Fut: Future<Output = Option<sqlx::Result<T>>> + 'a,
-    {
-        let kept = self.postgres_kept.as_ref()?;
+        call: impl Future<Output = Option<Result<T, Failure>>>,
+    ) -> Option<Result<T, Error>> {
         if self.breaker.is_open() {
             return None;
         }
         let _counted = CallInProgress::start(&self.calls);
-        match tokio::time::timeout(self.call_guard, call(kept)).await {
-            Ok(None) => None,
-            Ok(Some(Ok(value))) => Some(Ok(value)),
-            Ok(Some(Err(err))) => {
-                let err = DbErr::Query(RuntimeErr::SqlxError(Arc::new(err)));
-                if is_timeout(&err) {
-                    Some(Err(Error::Timeout))
-                } else if matches!(sqlx_error(&err), Some(sqlx::Error::PoolTimedOut)) {
-                    // Every kept connection stayed busy for the acquire timeout: the pool's 503.
-                    Some(Err(self.failed(err)))
-                } else if read_only || is_unreachable(&err) {
-                    None
-                } else {
-                    Some(Err(self.failed(err)))
+        match call.await? {
+            Ok(value) => Some(Ok(value)),
+            Err(Failure::UseThePool(err)) => {
+                if let Some(err) = err {
+                    tracing::debug!(error = %err, "special-treatment call left to the pool");
                 }
+                None
             }
-            Err(_) => {
+            Err(Failure::Cancelled) => Some(Err(Error::Timeout)),
+            Err(Failure::Other(_)) if read_only => None,
+            Err(Failure::Other(err)) => Some(Err(Error::Internal(
+                anyhow::Error::new(err).context("repository call failed"),
+            ))),
+            Err(Failure::Stalled) => {
+                // As on the pool: the client learns 504, the breaker checks the database.
                 self.breaker
                     .trip(&self.db, "a repository call outlived its guard");
                 Some(Err(Error::Timeout))
@@ -489,6 +514,43 @@ fn is_timeout(err: &DbErr) -> bool {
     matches!(db_err.code().as_deref(), Some("57014" | "5" | "6" | "517"))
 }
 
+/// The special-treatment paths' own PostgreSQL connections, unless the pool's connections use
+/// TLS (the connection string's `sslmode`, and whether the server offers it): those are plain
+/// text, so they never carry what the pool would encrypt. Also `None`, with a warning, for a
+/// connection string that tokio-postgres does not understand (an sqlx-only parameter).
+async fn own_connection_settings(
+    settings: &RepoSettings,
+) -> anyhow::Result<Option<ConnectionSettings>> {
+    use sea_orm::sqlx::{Connection, PgConnection};
+    let probe = async {
+        let mut connection = PgConnection::connect(&settings.database_url).await?;
+        let tls: Option<bool> =
+            sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                .fetch_optional(&mut connection)
+                .await?;
+        connection.close().await?;
+        anyhow::Ok(tls.unwrap_or(false))
+    };
+    let uses_tls = tokio::time::timeout(settings.acquire_timeout, probe)
+        .await
+        .map_err(|_| anyhow::anyhow!("no connection to PostgreSQL within the acquire timeout"))??;
+    if uses_tls {
+        tracing::info!("TLS to PostgreSQL: the special-treatment calls take the pool");
+        return Ok(None);
+    }
+    let own = ConnectionSettings::new(
+        &settings.database_url,
+        settings.acquire_timeout,
+        settings.statement_timeout,
+    );
+    Ok(own
+        .inspect_err(|err| {
+            let what = "DATABASE_URL not understood by tokio-postgres";
+            tracing::warn!(error = %err, "{what}; the special-treatment calls take the pool");
+        })
+        .ok())
+}
+
 /// The path of a SQLite database file; `None` for an in-memory database, which other
 /// connections than the pool's cannot open.
 fn sqlite_file(url: &str) -> anyhow::Result<Option<std::path::PathBuf>> {
@@ -545,7 +607,8 @@ impl Repository {
             write_turn_timeout: Duration::from_secs(1),
             sqlite_reads: None,
             sqlite_writes: None,
-            postgres_kept: None,
+            postgres_reads: None,
+            postgres_writes: None,
         }
     }
 }

@@ -20,9 +20,11 @@ impl Repository {
         let (size, idle) = match self.db.get_database_backend() {
             DbBackend::Postgres => {
                 let pool = self.db.get_postgres_connection_pool();
-                // Connections kept by the special-treatment paths, between two requests, are idle.
-                let kept_idle = self.postgres_kept.as_ref().map_or(0, |kept| kept.idle());
-                (pool.size(), pool.num_idle() + kept_idle)
+                // The special-treatment paths' own connections are never held by one call (the
+                // lookups' are shared, the writers' serve whoever waits): open, not in use.
+                let own = self.postgres_reads.as_ref().map_or(0, |r| r.connected())
+                    + self.postgres_writes.as_ref().map_or(0, |w| w.connected());
+                (pool.size() + own as u32, pool.num_idle() + own)
             }
             DbBackend::Sqlite => {
                 // The readers' pool and the writers'.

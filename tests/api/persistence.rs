@@ -1,8 +1,9 @@
 //! Data survives restarts; migrations at start-up are harmless when repeated.
 
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::json;
 
-use crate::helpers::{ORG, spawn_app};
+use crate::helpers::{ORG, direct_connection, postgres_or_skip, spawn_app, start, test_settings};
 
 #[tokio::test]
 async fn a_restart_on_the_same_database_keeps_the_data() {
@@ -24,4 +25,58 @@ async fn a_restart_on_the_same_database_keeps_the_data() {
         ))
         .await;
     assert_eq!(fetched, created);
+}
+
+/// `url` with its `sslmode` set to `mode`.
+fn with_sslmode(url: &str, mode: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut params: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("sslmode="))
+        .collect();
+    let sslmode = format!("sslmode={mode}");
+    params.push(&sslmode);
+    format!("{base}?{}", params.join("&"))
+}
+
+/// PostgreSQL: the special-treatment GET and PUT have connections of their own (half of
+/// `DB_MAX_CONNECTIONS`), which are plain text, so they exist only when the pool's connections
+/// are plain text too; with TLS the same calls take the pool, and answer the same.
+#[tokio::test]
+async fn on_postgres_special_treatment_has_connections_of_its_own_unless_the_pool_uses_tls() {
+    const OWN: &str = "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = 'customers-api (special treatment)'";
+    for (sslmode, own) in [("disable", 4), ("require", 0)] {
+        let Some((db, url)) = postgres_or_skip("own connections").await else {
+            return;
+        };
+        let observer = direct_connection(&url).await;
+        let ssl = observer
+            .query_one_raw(Statement::from_string(DbBackend::Postgres, "SHOW ssl"))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<String>(0)
+            .unwrap();
+        if sslmode == "require" && ssl != "on" {
+            eprintln!("own connections with TLS: skipped: this PostgreSQL has ssl = {ssl}");
+            continue;
+        }
+        let mut settings = test_settings(with_sslmode(&url, sslmode));
+        settings.repo.max_connections = 8;
+        let app = start(settings, db).await;
+        let id = app.customer_id().await;
+        let resp = app.put_treatment(&id, json!({"values": ["vip"]})).await;
+        assert_eq!(resp.status(), 204);
+        assert_eq!(app.treatment_values(&id).await, ["vip"]);
+
+        let count = observer
+            .query_one_raw(Statement::from_string(DbBackend::Postgres, OWN))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap();
+        assert_eq!(count, own, "sslmode={sslmode}");
+    }
 }
