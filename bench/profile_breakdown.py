@@ -35,6 +35,7 @@ CAUSES = [
 LAYERS = [
     ("ORM (sea-orm / sea-query: build SQL, map rows)", r"sea_orm|sea_query"),
     ("sqlx (other)", r"sqlx_"),
+    ("tokio-postgres (protocol, row decode)", r"tokio_postgres|postgres_protocol|postgres_types"),
     ("HTTP framework (hyper, poem routing, extractors)", r"hyper|poem|^http::|httparse"),
     ("app code (customers_api: middleware, handlers)", r"customers_api"),
     ("tokio scheduler", r"tokio::"),

@@ -44,7 +44,8 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    telemetry::init(args.log_format);
+    // Held until serving ends: its drop writes out the lines still buffered.
+    let _log = telemetry::init(args.log_format);
     let shutdown = shutdown_signal()?;
     let (keys, secret_source) = args.jwt.key_settings()?;
     if matches!(

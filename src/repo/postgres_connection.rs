@@ -204,6 +204,11 @@ pub(super) mod testing {
         (table, select.leak(), update.leak())
     }
 
+    pub(crate) async fn drop_table(admin: &Client, table: &str) {
+        let drop = format!("DROP TABLE {table}");
+        admin.batch_execute(&drop).await.unwrap();
+    }
+
     pub(crate) async fn stored(admin: &Client, table: &str, id: Uuid) -> Vec<String> {
         let select = format!("SELECT special_treatment FROM {table} WHERE id = $1");
         let row = admin.query_one(&select, &[&id]).await.unwrap();

@@ -249,10 +249,7 @@ mod tests {
         assert_eq!(unknown.unwrap().unwrap(), None);
 
         reads.close();
-        admin
-            .batch_execute(&format!("DROP TABLE {table}"))
-            .await
-            .unwrap();
+        drop_table(&admin, &table).await;
     }
 
     #[tokio::test]

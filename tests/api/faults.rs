@@ -384,23 +384,13 @@ async fn an_internal_error_is_a_generic_500_logged_with_its_request_id_and_servi
     );
 
     // The cause is in the log, under the request id the client was given.
-    let started = Instant::now();
-    let logged = loop {
-        let found = server.log_lines().into_iter().find(|line| {
+    let logged = server
+        .wait_for_log_line(|line| {
             line["level"] == "ERROR"
                 && line["message"] == "internal error"
                 && line["request_id"] == request_id.as_str()
-        });
-        if let Some(line) = found {
-            break line;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "no internal error logged with request_id {request_id}:\n{}",
-            server.log()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+        })
+        .await;
     assert!(
         logged["error"]
             .as_str()

@@ -284,18 +284,16 @@ async fn json_logs_have_one_line_per_request_with_route_actor_and_no_secrets() {
         .await
         .unwrap();
     assert!(created["id"].is_string());
+    let request_line = server
+        .wait_for_log_line(|l| l["message"] == "request" && l["request_id"] == "log-test-1")
+        .await;
     let logs = server.log();
     drop(server);
     drop(db);
 
-    let lines: Vec<Value> = logs
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
-        .collect();
-    let request_line = lines
-        .iter()
-        .find(|l| l["message"] == "request" && l["request_id"] == "log-test-1")
-        .unwrap_or_else(|| panic!("a request line in {logs}"));
+    for line in logs.lines() {
+        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    }
     assert_eq!(request_line["method"], "POST");
     assert_eq!(
         request_line["route"],

@@ -150,4 +150,21 @@ impl ServerProcess {
             .filter_map(|line| serde_json::from_str(line).ok())
             .collect()
     }
+
+    /// The first JSON log line that `wanted` accepts, waiting for it up to 5 s: lines are
+    /// written by the server's log thread, a moment after the answer they describe.
+    pub async fn wait_for_log_line(&self, wanted: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            if let Some(line) = self.log_lines().into_iter().find(|line| wanted(line)) {
+                return line;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "no such log line in:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
