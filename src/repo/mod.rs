@@ -359,7 +359,9 @@ impl Repository {
         if self.breaker.is_open() {
             return None;
         }
-        let _counted = CallInProgress::start(&self.calls);
+        // A PUT queues for a writer, as for a connection (the `waiting` gauge); a lookup never
+        // waits for one.
+        let _counted = (!read_only).then(|| CallInProgress::start(&self.calls));
         match call.await? {
             Ok(value) => Some(Ok(value)),
             Err(Failure::UseThePool(err)) => {

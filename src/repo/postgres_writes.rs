@@ -4,9 +4,9 @@
 //! connection would each wait for their own (BENCHMARKS.md). A PUT is answered after its
 //! group's COMMIT returns, so a 204 is as durable as one from a single-statement transaction.
 //!
-//! - **Atomic replace.** Each PUT is the same single-row UPDATE as on the pool; within a group
-//!   they run in arrival order, so two PUTs to one customer in a group leave the later one's
-//!   list, as if committed one after the other.
+//! - **Atomic replace.** Each PUT is the same single-row UPDATE as on the pool; two PUTs to one
+//!   customer in a group apply one after the other, as if committed in turn, so the stored list
+//!   is one of them, whole.
 //! - **Failures stay with their PUT.** When one UPDATE fails, its group is rolled back: that
 //!   PUT gets its own failure (a statement timeout is a 504, a lock not granted within
 //!   [`LOCK_WAIT`](super::postgres_connection::LOCK_WAIT) is repeated on the pool), and every
