@@ -117,10 +117,10 @@ impl Repository {
         // PostgreSQL without TLS: half the connections are the special-treatment paths' own
         // (lookups first, then writers: see `postgres_reads`, `postgres_writes`), and the pool
         // has the other half.
-        let own_connections = match settings.max_connections / 2 {
-            0 => None,
-            _ if !url.starts_with("postgres") => None,
-            _ => own_connection_settings(settings).await?,
+        let own_connections = if url.starts_with("postgres") && settings.max_connections >= 2 {
+            own_connection_settings(settings).await?
+        } else {
+            None
         };
         let own = own_connections
             .as_ref()
@@ -497,14 +497,22 @@ fn is_unreachable(err: &DbErr) -> bool {
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed,
         ) => true,
-        // PostgreSQL: connection exceptions (class 08), the server shutting down or starting
-        // (57P01-57P03), no connection slot left (53300).
-        Some(sqlx::Error::Database(db_err)) => db_err.code().is_some_and(|code| {
-            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
-        }),
+        Some(sqlx::Error::Database(db_err)) => db_err
+            .code()
+            .is_some_and(|code| is_postgres_unreachable(&code)),
         _ => false,
     }
 }
+
+/// A PostgreSQL SQLSTATE saying the database, not the statement, failed: a connection exception
+/// (class 08), the server shutting down or starting (57P01-57P03), no connection slot left
+/// (53300).
+fn is_postgres_unreachable(sqlstate: &str) -> bool {
+    sqlstate.starts_with("08") || matches!(sqlstate, "57P01" | "57P02" | "57P03" | "53300")
+}
+
+/// PostgreSQL's SQLSTATE for a statement its `statement_timeout` cancelled.
+const POSTGRES_QUERY_CANCELED: &str = "57014";
 
 /// PostgreSQL cancelled the statement (57014, `statement_timeout`), or SQLite's busy timeout ran
 /// out waiting for the write lock (`SQLITE_BUSY` 5, `SQLITE_LOCKED` 6, `SQLITE_BUSY_SNAPSHOT`
@@ -513,7 +521,10 @@ fn is_timeout(err: &DbErr) -> bool {
     let Some(sqlx::Error::Database(db_err)) = sqlx_error(err) else {
         return false;
     };
-    matches!(db_err.code().as_deref(), Some("57014" | "5" | "6" | "517"))
+    matches!(
+        db_err.code().as_deref(),
+        Some(POSTGRES_QUERY_CANCELED | "5" | "6" | "517")
+    )
 }
 
 /// The special-treatment paths' own PostgreSQL connections, unless the pool's connections use

@@ -37,23 +37,19 @@ pub(super) enum Failure {
 
 impl From<tokio_postgres::Error> for Failure {
     fn from(err: tokio_postgres::Error) -> Self {
-        let Some(code) = err.code() else {
+        let Some(code) = err.code().map(SqlState::code) else {
             // No SQLSTATE: the connection closed or its socket failed.
             return Failure::UseThePool(Some(err));
         };
-        if *code == SqlState::QUERY_CANCELED {
+        if code == super::POSTGRES_QUERY_CANCELED {
             Failure::Cancelled
-        } else if [
-            SqlState::LOCK_NOT_AVAILABLE,
-            SqlState::IN_FAILED_SQL_TRANSACTION,
-            // The server shutting down or restarting.
-            SqlState::ADMIN_SHUTDOWN,
-            SqlState::CRASH_SHUTDOWN,
-            SqlState::CANNOT_CONNECT_NOW,
-        ]
-        .contains(code)
-            // Connection exceptions.
-            || code.code().starts_with("08")
+        } else if super::is_postgres_unreachable(code)
+            || [
+                SqlState::LOCK_NOT_AVAILABLE,
+                SqlState::IN_FAILED_SQL_TRANSACTION,
+            ]
+            .iter()
+            .any(|state| state.code() == code)
         {
             Failure::UseThePool(Some(err))
         } else {
