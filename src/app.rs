@@ -5,20 +5,21 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
+use futures_util::future::Either;
 use poem::{
-    EndpointExt, Server,
-    endpoint::BoxEndpoint,
+    Endpoint, EndpointExt, IntoEndpoint, Request, Response,
+    endpoint::{BoxEndpoint, DynEndpoint},
     get,
-    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-    middleware::CatchPanic,
 };
+use tokio::net::TcpListener;
 
 use crate::{
     api,
     auth::{KeySettings, TokenVerifier},
-    http::{CorsLayer, RequestContext, ShapeErrors, panic_response},
+    http::{CorsLayer, RequestContext, RouteTable, ShapeErrors},
     metrics::{Metrics, MetricsAccess, metrics_endpoint},
     repo::{RepoSettings, Repository},
+    serve::serve,
     spec::Spec,
 };
 
@@ -41,12 +42,17 @@ pub struct Settings {
     pub metrics_token: Option<String>,
 }
 
-/// A server ready to run: migrated database, routes, bound listener.
+/// A server ready to run: migrated database, generated document, bound listener. The routes
+/// are assembled in [`App::run`], where their type can stay concrete (see [`crate::serve`]).
 pub struct App {
-    acceptor: TcpAcceptor,
+    listener: TcpListener,
     local_addr: SocketAddr,
-    endpoint: BoxEndpoint<'static>,
     repo: Repository,
+    verifier: Arc<TokenVerifier>,
+    spec: Arc<Spec>,
+    route_table: Arc<RouteTable>,
+    metrics_access: MetricsAccess,
+    cors_allowed_origins: Vec<String>,
     shutdown_grace: Duration,
 }
 
@@ -54,45 +60,22 @@ impl App {
     pub async fn build(settings: Settings) -> anyhow::Result<App> {
         let verifier = Arc::new(TokenVerifier::new(&settings.keys)?);
         let repo = Repository::connect(&settings.repo).await?;
-        let service = api::service(repo.clone());
-        let spec = Arc::new(Spec::generate(&service)?);
+        let spec = Arc::new(Spec::generate(&api::service(repo.clone()))?);
         let mut route_table = spec.route_table();
         route_table.add("/metrics", "GET");
-        let route_table = Arc::new(route_table);
-        let metrics = Arc::new(Metrics::default());
-        let metrics_access = MetricsAccess {
-            token: settings.metrics_token.clone(),
-        };
-        let cors_origins = settings.cors_allowed_origins.clone();
-        // Route data is inserted into every request that passes the layer, so the scrape's
-        // data is attached to /metrics alone; the API needs only the token verifier.
-        let metrics_route = get(metrics_endpoint)
-            .data(repo.clone())
-            .data(metrics.clone())
-            .data(metrics_access);
-        let endpoint = spec
-            .routes()
-            .at("/metrics", metrics_route)
-            .nest("/", service)
-            .data(verifier)
-            .with(CatchPanic::new().with_handler(panic_response))
-            .with(ShapeErrors::new(route_table.clone()))
-            .with_if(!cors_origins.is_empty(), CorsLayer::new(cors_origins))
-            .with(RequestContext::new(route_table, metrics))
-            .boxed();
-        let acceptor = TcpListener::bind(settings.listen_addr)
-            .into_acceptor()
-            .await?;
-        let local_addr = acceptor
-            .local_addr()
-            .first()
-            .and_then(|addr| addr.as_socket_addr().copied())
-            .ok_or_else(|| anyhow::anyhow!("the listener has no socket address"))?;
+        let listener = TcpListener::bind(settings.listen_addr).await?;
+        let local_addr = listener.local_addr()?;
         Ok(App {
-            acceptor,
+            listener,
             local_addr,
-            endpoint,
             repo,
+            verifier,
+            spec,
+            route_table: Arc::new(route_table),
+            metrics_access: MetricsAccess {
+                token: settings.metrics_token,
+            },
+            cors_allowed_origins: settings.cors_allowed_origins,
             shutdown_grace: settings.shutdown_grace,
         })
     }
@@ -107,9 +90,23 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(self.endpoint, shutdown, Some(self.shutdown_grace))
-            .await?;
+        let metrics = Arc::new(Metrics::default());
+        // Route data is inserted into every request that passes the layer, so the scrape's
+        // data is attached to /metrics alone, and the token verifier to the API alone.
+        let metrics_route = get(metrics_endpoint)
+            .data(self.repo.clone())
+            .data(metrics.clone())
+            .data(self.metrics_access);
+        let routes = Dispatch {
+            api: api::service(self.repo.clone()).into_endpoint(),
+            verifier: self.verifier,
+            others: self.spec.clone().routes().at("/metrics", metrics_route),
+        };
+        let endpoint = routes
+            .with(ShapeErrors::new(self.route_table.clone()))
+            .with(CorsLayer::new(self.cors_allowed_origins))
+            .with(RequestContext::new(self.route_table, metrics));
+        serve(self.listener, endpoint, shutdown, self.shutdown_grace).await?;
         // Closing waits for checked-out connections; neither an abandoned statement nor a
         // database that stopped answering may keep the process from exiting.
         match tokio::time::timeout(POOL_CLOSE_LIMIT, self.repo.close()).await {
@@ -118,6 +115,31 @@ impl App {
                 tracing::warn!("the connection pool did not close in time; exiting anyway");
                 Ok(())
             }
+        }
+    }
+}
+
+/// Sends each request to the API's operations, or to the document, Swagger UI and metrics
+/// routes. One look at the path: under a `Route::nest("/", api)`, every API request was routed
+/// twice and its URI rebuilt. Like the layers in [`crate::http`], not an `async fn`.
+struct Dispatch<O> {
+    api: BoxEndpoint<'static, Response>,
+    /// For the API's bearer-token checker, in the request's data.
+    verifier: Arc<TokenVerifier>,
+    others: O,
+}
+
+impl<O: Endpoint<Output = Response>> Endpoint for Dispatch<O> {
+    type Output = Response;
+
+    fn call(&self, mut req: Request) -> impl Future<Output = poem::Result<Response>> + Send {
+        let path = req.uri().path();
+        if path == "/metrics" || Spec::serves(path) {
+            Either::Left(Box::pin(self.others.call(req)))
+        } else {
+            // Everything else, known or not: the API's routes answer 404 and 405.
+            req.set_data(self.verifier.clone());
+            Either::Right(DynEndpoint::call(&*self.api, req))
         }
     }
 }

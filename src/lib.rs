@@ -4,8 +4,9 @@
 //! # Layout
 //!
 //! - [`config`]: flags and environment variables (clap); secrets are never printed.
-//! - [`app`]: [`app::App::build`] connects, migrates, assembles routes and binds; `run` serves
-//!   until shutdown.
+//! - [`app`]: [`app::App::build`] connects, migrates and binds; `run` assembles the routes
+//!   and middleware and serves until shutdown.
+//! - [`serve`]: the accept loop (hyper connections around the endpoint) and graceful shutdown.
 //! - [`http`]: the middleware every request passes through: request id, body limit, one
 //!   `ErrorResponse` shape for the framework's own failures, `Cache-Control`, request log.
 //! - [`error`]: the one error type and its one mapping to HTTP.
@@ -13,7 +14,7 @@
 //! - [`api`]: one `#[OpenApi]` impl per resource, and the wire types in [`api::types`].
 //! - [`domain`]: request data parsed into validated values, with the contract's rules.
 //! - [`repo`]: SeaORM persistence (the special-treatment hot paths also through rusqlite and
-//!   sqlx directly); database failures mapped to [`error::Error`], and a breaker that answers
+//!   tokio-postgres directly); database failures mapped to [`error::Error`], and a breaker that answers
 //!   503 at once while the database is unreachable.
 //! - [`spec`]: the OpenAPI document and Swagger UI.
 //! - [`metrics`]: Prometheus metrics at `/metrics`.
@@ -30,5 +31,6 @@ pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod repo;
+pub mod serve;
 pub mod spec;
 pub mod telemetry;

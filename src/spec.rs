@@ -63,6 +63,11 @@ impl Spec {
         table
     }
 
+    /// Whether `path` is one of [`Spec::routes`]' (all else is the API's).
+    pub fn serves(path: &str) -> bool {
+        matches!(path, "/openapi.yaml" | "/openapi.json" | "/docs") || path.starts_with("/docs/")
+    }
+
     /// `/openapi.yaml`, `/openapi.json`, and Swagger UI at `/docs`.
     pub fn routes(self: Arc<Self>) -> Route {
         let swagger = Arc::new(
