@@ -51,9 +51,11 @@ async fn a_wrong_method_is_a_json_405_with_allow() {
 #[tokio::test]
 async fn a_customer_id_that_is_not_a_uuid_is_an_invalid_parameter() {
     let app = spawn_app().await;
-    let resp = app.get_treatment("not-a-uuid").await;
-    let body = assert_error(resp, StatusCode::BAD_REQUEST, "invalid_parameter").await;
-    assert_eq!(detail_fields(&body), ["customer_id"]);
+    for id in ["not-a-uuid", ""] {
+        let resp = app.get_treatment(id).await;
+        let body = assert_error(resp, StatusCode::BAD_REQUEST, "invalid_parameter").await;
+        assert_eq!(detail_fields(&body), ["customer_id"], "customer id {id:?}");
+    }
 }
 
 #[tokio::test]
