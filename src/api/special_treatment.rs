@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::{
     ApiResult, ApiTags, actor,
-    types::{CustomerSpecialTreatment, OrgId, Unvalidated},
+    types::{CustomerSpecialTreatment, OrgId, SerdeJson, Unvalidated},
 };
 use crate::{
     auth::{BearerAuth, Scope},
@@ -21,7 +21,7 @@ pub struct SpecialTreatmentApi {
 pub enum GetSpecialTreatmentResponse {
     /// Special treatment assigned to the customer.
     #[oai(status = 200, content_type = "application/json")]
-    Ok(Json<CustomerSpecialTreatment>),
+    Ok(SerdeJson<CustomerSpecialTreatment>),
 }
 
 #[derive(ApiResponse)]
@@ -56,7 +56,7 @@ impl SpecialTreatmentApi {
             .repo
             .get_special_treatment(&org_id.0.0, customer_id.0)
             .await?;
-        Ok(GetSpecialTreatmentResponse::Ok(Json(
+        Ok(GetSpecialTreatmentResponse::Ok(SerdeJson(
             CustomerSpecialTreatment {
                 values: treatment.into_values(),
             },

@@ -9,11 +9,14 @@
 use std::{borrow::Cow, marker::PhantomData};
 
 use chrono::{DateTime, Utc};
+use poem::{IntoResponse, Response};
 use poem_openapi::{
     Object,
+    payload::Payload,
     registry::{MetaSchema, MetaSchemaRef, Registry},
     types::{Example, ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type},
 };
+use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -244,6 +247,7 @@ named_schema!(SpecialTreatmentValues, "SpecialTreatmentValues");
 
 /// The seed's `CustomerSpecialTreatment`: the special treatment assigned to a customer,
 /// composed of `SpecialTreatmentValues` (`allOf`, as the seed documents it).
+#[derive(Serialize)]
 pub struct CustomerSpecialTreatment {
     pub values: Vec<String>,
 }
@@ -266,9 +270,32 @@ impl CustomerSpecialTreatment {
 
 named_schema!(CustomerSpecialTreatment, "CustomerSpecialTreatment");
 
-impl ToJSON for CustomerSpecialTreatment {
-    fn to_json(&self) -> Option<Value> {
-        Some(json!({ "values": self.values }))
+/// A JSON answer written by serde straight from `T`, documented with `T`'s schema.
+/// poem-openapi's `Json` first builds a `serde_json::Value` of `T`, then writes that: for the
+/// special-treatment GET, the hottest answer, that was 4k of its 105k instructions
+/// (BENCHMARKS.md).
+pub struct SerdeJson<T>(pub T);
+
+impl<T: Type + Send> Payload for SerdeJson<T> {
+    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T: Type + Serialize + Send> IntoResponse for SerdeJson<T> {
+    fn into_response(self) -> Response {
+        match serde_json::to_vec(&self.0) {
+            Ok(body) => Response::builder()
+                .content_type(Self::CONTENT_TYPE)
+                .body(body),
+            Err(err) => crate::error::Error::Internal(err.into()).into_response(),
+        }
     }
 }
 
