@@ -23,11 +23,7 @@ mod breaker;
 pub mod customers;
 mod migrate;
 mod pool;
-mod postgres_connection;
-mod postgres_reads;
-mod postgres_writes;
-mod sqlite_reads;
-mod sqlite_writes;
+mod special_treatment;
 
 pub use pool::PoolStats;
 
@@ -45,11 +41,13 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, Ru
 
 use crate::error::Error;
 use breaker::Breaker;
-use postgres_connection::{ConnectionSettings, Failure};
-use postgres_reads::PipelinedReads;
-use postgres_writes::GroupWrites;
-use sqlite_reads::SqliteReads;
-use sqlite_writes::{SqliteWrites, WriteError};
+use special_treatment::{
+    postgres_connection::{ConnectionSettings, Failure},
+    postgres_reads::PipelinedReads,
+    postgres_writes::GroupWrites,
+    sqlite_reads::SqliteReads,
+    sqlite_writes::{SqliteWrites, WriteError},
+};
 
 /// Added to the client-side guard so that the database's own limit fires first (see
 /// [`RepoSettings::call_guard`]).
@@ -507,12 +505,12 @@ fn is_unreachable(err: &DbErr) -> bool {
 /// A PostgreSQL SQLSTATE saying the database, not the statement, failed: a connection exception
 /// (class 08), the server shutting down or starting (57P01-57P03), no connection slot left
 /// (53300).
-fn is_postgres_unreachable(sqlstate: &str) -> bool {
+pub(crate) fn is_postgres_unreachable(sqlstate: &str) -> bool {
     sqlstate.starts_with("08") || matches!(sqlstate, "57P01" | "57P02" | "57P03" | "53300")
 }
 
 /// PostgreSQL's SQLSTATE for a statement its `statement_timeout` cancelled.
-const POSTGRES_QUERY_CANCELED: &str = "57014";
+pub(crate) const POSTGRES_QUERY_CANCELED: &str = "57014";
 
 /// PostgreSQL cancelled the statement (57014, `statement_timeout`), or SQLite's busy timeout ran
 /// out waiting for the write lock (`SQLITE_BUSY` 5, `SQLITE_LOCKED` 6, `SQLITE_BUSY_SNAPSHOT`

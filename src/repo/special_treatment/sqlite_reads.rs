@@ -20,13 +20,13 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, types::ValueRef};
 use uuid::Uuid;
 
 /// A few read-only connections, each used by one thread at a time.
-pub(super) struct SqliteReads {
+pub(in crate::repo) struct SqliteReads {
     connections: Box<[Mutex<Connection>]>,
 }
 
 impl SqliteReads {
     /// Opens `count` read-only connections on the (migrated) database file at `path`.
-    pub(super) fn open(path: &Path, count: usize) -> rusqlite::Result<Self> {
+    pub(in crate::repo) fn open(path: &Path, count: usize) -> rusqlite::Result<Self> {
         let connections = (0..count.max(1))
             .map(|_| {
                 let connection = Connection::open_with_flags(
@@ -47,7 +47,7 @@ impl SqliteReads {
     /// The stored special-treatment list of customer `id` in `org`, running `sql` (SeaORM's
     /// SELECT of that one column, parameters id then org). `Some(None)`: no such customer.
     /// `None`: not answered here; ask the pool.
-    pub(super) fn special_treatment(
+    pub(in crate::repo) fn special_treatment(
         &self,
         sql: &str,
         id: Uuid,

@@ -37,7 +37,7 @@ use super::postgres_connection::{Connection, ConnectionSettings, Failure, RECONN
 /// few groups, few enough that a group's statements stay one write on the socket.
 const MAX_GROUP: usize = 64;
 
-pub(super) struct GroupWrites {
+pub(in crate::repo) struct GroupWrites {
     queue: mpsc::UnboundedSender<Pending>,
     /// Writers with a live connection.
     connected: Arc<AtomicUsize>,
@@ -57,7 +57,7 @@ struct Pending {
 impl GroupWrites {
     /// `count` writers running `update_sql` (the special-treatment UPDATE: parameters list, id,
     /// organization), connected now.
-    pub(super) async fn start(
+    pub(in crate::repo) async fn start(
         settings: ConnectionSettings,
         count: usize,
         call_guard: Duration,
@@ -91,7 +91,7 @@ impl GroupWrites {
 
     /// Replaces the list of customer `id` in `org`; the number of rows changed (0: no such
     /// customer). `None`: no writer is connected, or the writers stopped.
-    pub(super) async fn replace_special_treatment(
+    pub(in crate::repo) async fn replace_special_treatment(
         &self,
         values: Vec<String>,
         id: Uuid,
@@ -119,7 +119,7 @@ impl GroupWrites {
     }
 
     /// Stops the writers and closes their connections, once the server has stopped serving.
-    pub(super) fn close(&self) {
+    pub(in crate::repo) fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
         for writer in &self.writers {
             writer.abort();
@@ -127,7 +127,7 @@ impl GroupWrites {
     }
 
     /// Writers connected at this instant, for the pool's gauges.
-    pub(super) fn connected(&self) -> usize {
+    pub(in crate::repo) fn connected(&self) -> usize {
         self.connected.load(Ordering::Relaxed)
     }
 }
@@ -272,7 +272,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::repo::postgres_connection::testing::*;
+    use crate::repo::special_treatment::postgres_connection::testing::*;
 
     async fn writes(
         url: &str,

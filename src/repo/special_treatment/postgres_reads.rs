@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use super::postgres_connection::{Connection, ConnectionSettings, Failure, RECONNECT_PAUSE};
 
-pub(super) struct PipelinedReads {
+pub(in crate::repo) struct PipelinedReads {
     shared: Arc<Shared>,
     /// Which connection the next call takes.
     next: AtomicUsize,
@@ -51,7 +51,7 @@ struct Slot {
 impl PipelinedReads {
     /// `count` connections running `select_sql` (the special-treatment SELECT: parameters id
     /// then organization), connected now.
-    pub(super) async fn connect(
+    pub(in crate::repo) async fn connect(
         settings: ConnectionSettings,
         count: usize,
         call_guard: std::time::Duration,
@@ -94,7 +94,7 @@ impl PipelinedReads {
 
     /// The stored special-treatment list of customer `id` in `org`; `Ok(None)`: no such
     /// customer. `None`: no connection is live.
-    pub(super) async fn special_treatment(
+    pub(in crate::repo) async fn special_treatment(
         &self,
         id: Uuid,
         org: &str,
@@ -117,7 +117,7 @@ impl PipelinedReads {
     }
 
     /// Closes every connection, once the server has stopped serving.
-    pub(super) fn close(&self) {
+    pub(in crate::repo) fn close(&self) {
         self.shared.closed.store(true, Ordering::Relaxed);
         for slot in &self.shared.connections {
             if let Some(connection) = slot.write().take() {
@@ -127,7 +127,7 @@ impl PipelinedReads {
     }
 
     /// Connections live at this instant, for the pool's gauges.
-    pub(super) fn connected(&self) -> usize {
+    pub(in crate::repo) fn connected(&self) -> usize {
         self.shared
             .connections
             .iter()
@@ -204,7 +204,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::repo::postgres_connection::testing::*;
+    use crate::repo::special_treatment::postgres_connection::testing::*;
 
     /// Answers `["vip"]` after sleeping `$2` seconds (the "organization" is the sleep).
     const SLEEPY_SELECT: &str =

@@ -48,7 +48,7 @@ struct Job {
 
 /// Why a queued replace was not applied.
 #[derive(Debug)]
-pub(super) enum WriteError {
+pub(in crate::repo) enum WriteError {
     /// It waited its whole deadline in the queue; not applied.
     Expired,
     /// SQLite refused it (the transaction holding it was rolled back).
@@ -58,7 +58,7 @@ pub(super) enum WriteError {
 }
 
 /// The queue to the writer thread; cheap to share.
-pub(super) struct SqliteWrites {
+pub(in crate::repo) struct SqliteWrites {
     jobs: mpsc::Sender<Job>,
     /// How long a PUT may wait in the queue before it starts: the statement timeout.
     queue_timeout: Duration,
@@ -68,7 +68,7 @@ impl SqliteWrites {
     /// Opens the writer's connection on the (migrated) database file at `path` and starts its
     /// thread; `sql` is the `UPDATE ... SET special_treatment = ? WHERE id = ? AND org_id = ?`.
     /// The thread ends when the last handle on the queue is dropped.
-    pub(super) fn start(
+    pub(in crate::repo) fn start(
         path: &Path,
         sql: &'static str,
         turn: Arc<Mutex<()>>,
@@ -87,7 +87,7 @@ impl SqliteWrites {
 
     /// Replaces the list of customer `id` in `org` with `json`; the number of rows changed (0:
     /// no such customer), once the transaction holding it is committed.
-    pub(super) async fn replace_special_treatment(
+    pub(in crate::repo) async fn replace_special_treatment(
         &self,
         id: Uuid,
         org: &str,

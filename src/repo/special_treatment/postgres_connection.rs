@@ -15,14 +15,14 @@ use std::time::Duration;
 use tokio_postgres::{Client, NoTls, Statement, config::SslMode, error::SqlState};
 
 /// How long a statement here may wait for a lock before it is left to the pool.
-pub(super) const LOCK_WAIT: Duration = Duration::from_millis(50);
+pub(in crate::repo) const LOCK_WAIT: Duration = Duration::from_millis(50);
 
 /// The shortest time between two attempts to replace a connection that could not be replaced.
-pub(super) const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
+pub(in crate::repo) const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 
 /// How a call failed, for the caller to decide.
 #[derive(Debug)]
-pub(super) enum Failure {
+pub(in crate::repo) enum Failure {
     /// PostgreSQL's `statement_timeout` cancelled the statement: not applied.
     Cancelled,
     /// Nothing was applied, and the pool may well succeed: the connection broke, a lock was
@@ -41,9 +41,9 @@ impl From<tokio_postgres::Error> for Failure {
             // No SQLSTATE: the connection closed or its socket failed.
             return Failure::UseThePool(Some(err));
         };
-        if code == super::POSTGRES_QUERY_CANCELED {
+        if code == crate::repo::POSTGRES_QUERY_CANCELED {
             Failure::Cancelled
-        } else if super::is_postgres_unreachable(code)
+        } else if crate::repo::is_postgres_unreachable(code)
             || [
                 SqlState::LOCK_NOT_AVAILABLE,
                 SqlState::IN_FAILED_SQL_TRANSACTION,
@@ -60,14 +60,14 @@ impl From<tokio_postgres::Error> for Failure {
 
 /// Where and how these connections connect.
 #[derive(Clone)]
-pub(super) struct ConnectionSettings {
+pub(in crate::repo) struct ConnectionSettings {
     config: tokio_postgres::Config,
     /// The whole connect, handshake and statement preparation included: the acquire timeout.
     connect_timeout: Duration,
 }
 
 impl ConnectionSettings {
-    pub(super) fn new(
+    pub(in crate::repo) fn new(
         url: &str,
         connect_timeout: Duration,
         statement_timeout: Duration,
@@ -88,7 +88,7 @@ impl ConnectionSettings {
     }
 
     /// A new connection, its task spawned, with `statements` prepared on it.
-    pub(super) async fn connect(&self, statements: &[&str]) -> anyhow::Result<Connection> {
+    pub(in crate::repo) async fn connect(&self, statements: &[&str]) -> anyhow::Result<Connection> {
         let connect = async {
             let (client, connection) = self.config.connect(NoTls).await?;
             let task = tokio::spawn(async move {
@@ -114,15 +114,15 @@ impl ConnectionSettings {
 }
 
 /// A client, the statements prepared on it, and the task driving its connection.
-pub(super) struct Connection {
-    pub(super) client: Client,
-    pub(super) statements: Vec<Statement>,
+pub(in crate::repo) struct Connection {
+    pub(in crate::repo) client: Client,
+    pub(in crate::repo) statements: Vec<Statement>,
     task: tokio::task::AbortHandle,
 }
 
 impl Connection {
     /// Closes the connection now: its calls in flight fail at once.
-    pub(super) fn abort(&self) {
+    pub(in crate::repo) fn abort(&self) {
         self.task.abort();
     }
 }
@@ -135,7 +135,7 @@ impl Drop for Connection {
 
 /// For the tests of the modules built on this one.
 #[cfg(test)]
-pub(super) mod testing {
+pub(in crate::repo) mod testing {
     use std::time::Duration;
 
     use tokio_postgres::{Client, NoTls};
