@@ -130,7 +130,7 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Principal> 
         Error::Internal(anyhow::anyhow!("no token verifier in the route data")).into_poem()
     })?;
     let principal = verifier.verify(&bearer.token).map_err(Error::into_poem)?;
-    crate::http::record_actor(&principal.subject);
+    crate::request::record_actor(&principal.subject);
     Ok(principal)
 }
 

@@ -1,15 +1,87 @@
-//! The one error type of the service, and its one mapping to HTTP.
+//! The one error type of the service, the one list of error codes, and their one mapping to
+//! HTTP.
 //!
-//! Handlers, the service layer and the repository all fail with [`Error`], which knows nothing
-//! about HTTP. [`ApiError`] is its wire form: a poem-openapi response enum, so every error status
-//! appears in each operation's documented responses. Framework failures (a path parameter that is
-//! not a UUID, malformed JSON, an unknown route, a wrong method) are turned into [`Error`] by
-//! [`Error::from_poem`] in the request middleware, so they leave as the same `ErrorResponse`.
+//! Handlers, the domain and the repository all fail with [`Error`], which knows nothing about
+//! HTTP. [`ErrorCode`] lists every code a client can see, each with its status, in one table.
+//! [`ApiError`] is the wire form: a poem-openapi response enum, so error statuses appear in the
+//! operations' documented responses. Framework failures (a path parameter that is not a UUID,
+//! malformed JSON, an unknown route, a wrong method) are translated into [`Error`] by the
+//! request middleware (`crate::http`), so they leave as the same `ErrorResponse`. This module
+//! depends on no other module of the service but [`crate::request`] (the request's id).
 
 use poem::http::StatusCode;
 use poem_openapi::{ApiResponse, Object, payload::Json};
 
-use crate::http::{RouteTable, current_request_id};
+use crate::request::current_request_id;
+
+/// Every `code` an `ErrorResponse` can carry, with its HTTP status: the contract's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidRequestBody,
+    InvalidParameter,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    PayloadTooLarge,
+    InternalError,
+    ServiceUnavailable,
+    RepositoryTimeout,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 11] = [
+        ErrorCode::InvalidRequestBody,
+        ErrorCode::InvalidParameter,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Conflict,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::InternalError,
+        ErrorCode::ServiceUnavailable,
+        ErrorCode::RepositoryTimeout,
+    ];
+
+    /// The code on the wire and its status: the one place either is written.
+    const fn spelling(self) -> (&'static str, StatusCode) {
+        match self {
+            ErrorCode::InvalidRequestBody => ("invalid_request_body", StatusCode::BAD_REQUEST),
+            ErrorCode::InvalidParameter => ("invalid_parameter", StatusCode::BAD_REQUEST),
+            ErrorCode::Unauthorized => ("unauthorized", StatusCode::UNAUTHORIZED),
+            ErrorCode::Forbidden => ("forbidden", StatusCode::FORBIDDEN),
+            ErrorCode::NotFound => ("not_found", StatusCode::NOT_FOUND),
+            ErrorCode::MethodNotAllowed => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
+            ErrorCode::Conflict => ("conflict", StatusCode::CONFLICT),
+            ErrorCode::PayloadTooLarge => ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
+            ErrorCode::InternalError => ("internal_error", StatusCode::INTERNAL_SERVER_ERROR),
+            ErrorCode::ServiceUnavailable => {
+                ("service_unavailable", StatusCode::SERVICE_UNAVAILABLE)
+            }
+            ErrorCode::RepositoryTimeout => ("repository_timeout", StatusCode::GATEWAY_TIMEOUT),
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        self.spelling().0
+    }
+
+    pub const fn status(self) -> StatusCode {
+        self.spelling().1
+    }
+
+    /// The `kind` label of `repository_errors_total` for an answer with `status`: the errors
+    /// that say the database, not the request, failed.
+    pub fn repository_kind(status: StatusCode) -> Option<&'static str> {
+        match status {
+            StatusCode::SERVICE_UNAVAILABLE => Some("unavailable"),
+            StatusCode::GATEWAY_TIMEOUT => Some("timeout"),
+            _ => None,
+        }
+    }
+}
 
 /// Everything that can go wrong while answering a request.
 #[derive(Debug, thiserror::Error)]
@@ -40,9 +112,10 @@ pub enum Error {
     /// Known path, wrong method; `allow` lists the path's methods.
     #[error("method not allowed")]
     MethodNotAllowed { allow: String },
-    /// A uniqueness rule would break.
-    #[error("{0}")]
-    Conflict(String),
+    /// The request conflicts with the current state: a uniqueness rule, or a transition not
+    /// allowed from the current state. `field` names the rule's field (or `status`).
+    #[error("{field} {message}")]
+    Conflict { field: String, message: String },
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     /// The repository could not be reached in time (no connection in the acquire timeout).
@@ -69,36 +142,36 @@ impl Error {
         }
     }
 
+    /// A path or query parameter error naming the parameter.
+    pub fn invalid_parameter(name: &str, reason: &str) -> Self {
+        Error::InvalidParameter {
+            message: format!("invalid parameter `{name}`: {reason}"),
+            details: vec![FieldError {
+                field: name.to_owned(),
+                message: reason.to_owned(),
+            }],
+        }
+    }
+
     /// The stable machine-readable code clients branch on (the contract's table).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Error::InvalidBody { .. } => "invalid_request_body",
-            Error::InvalidParameter { .. } => "invalid_parameter",
-            Error::Unauthorized { .. } => "unauthorized",
-            Error::Forbidden(_) => "forbidden",
-            Error::NotFound(_) => "not_found",
-            Error::MethodNotAllowed { .. } => "method_not_allowed",
-            Error::Conflict(_) => "conflict",
-            Error::PayloadTooLarge { .. } => "payload_too_large",
-            Error::Unavailable(_) => "service_unavailable",
-            Error::Timeout => "repository_timeout",
-            Error::Internal(_) => "internal_error",
+            Error::InvalidBody { .. } => ErrorCode::InvalidRequestBody,
+            Error::InvalidParameter { .. } => ErrorCode::InvalidParameter,
+            Error::Unauthorized { .. } => ErrorCode::Unauthorized,
+            Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
+            Error::Conflict { .. } => ErrorCode::Conflict,
+            Error::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Error::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Error::Timeout => ErrorCode::RepositoryTimeout,
+            Error::Internal(_) => ErrorCode::InternalError,
         }
     }
 
     pub fn status(&self) -> StatusCode {
-        match self {
-            Error::InvalidBody { .. } | Error::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
-            Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Timeout => StatusCode::GATEWAY_TIMEOUT,
-            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.code().status()
     }
 
     /// The body clients see. 5xx messages are generic: causes go to the log, never the wire.
@@ -109,6 +182,13 @@ impl Error {
                 message.clone(),
                 (!details.is_empty()).then(|| details.clone()),
             ),
+            Error::Conflict { field, message } => (
+                self.to_string(),
+                Some(vec![FieldError {
+                    field: field.clone(),
+                    message: message.clone(),
+                }]),
+            ),
             Error::Unavailable(_) => (
                 "the repository is unavailable; retry later".to_owned(),
                 None,
@@ -118,7 +198,7 @@ impl Error {
             other => (other.to_string(), None),
         };
         ErrorResponse {
-            code: self.code().to_owned(),
+            code: self.code().as_str().to_owned(),
             message,
             request_id: current_request_id(),
             details,
@@ -137,10 +217,10 @@ impl Error {
             },
             Error::Forbidden("the token lacks the scope \"special-treatment:write\"".to_owned()),
             Error::NotFound(format!("customer {customer} not found")),
-            Error::Conflict(
-                "external_id \"crm-000123\" is already registered in organization \"acme\""
-                    .to_owned(),
-            ),
+            Error::Conflict {
+                field: "external_id".to_owned(),
+                message: "is already registered in this organization".to_owned(),
+            },
             Error::PayloadTooLarge {
                 limit: crate::http::MAX_BODY_BYTES,
             },
@@ -190,71 +270,6 @@ impl Error {
             }
             other => ApiError::from(other).into_response(),
         }
-    }
-
-    /// Translates poem's and poem-openapi's own failures (extractors, router, body reading).
-    pub fn from_poem(err: poem::Error, path: &str, routes: &RouteTable) -> Self {
-        use poem_openapi::error::{
-            AuthorizationError, ContentTypeError, ParseParamError, ParsePathError,
-            ParseRequestPayloadError,
-        };
-        if let Some(e) = err.downcast_ref::<ParseParamError>() {
-            return invalid_parameter(e.name, &e.reason);
-        }
-        if let Some(e) = err.downcast_ref::<ParsePathError>() {
-            let name = e
-                .name
-                .strip_prefix("param")
-                .and_then(|index| index.parse().ok())
-                .and_then(|index| routes.path_parameter_name(path, index))
-                .unwrap_or_else(|| e.name.to_owned());
-            return invalid_parameter(&name, &e.reason);
-        }
-        if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
-            return Error::InvalidBody {
-                message: format!("request body is not valid JSON: {}", e.reason),
-                details: vec![],
-            };
-        }
-        if err.is::<ContentTypeError>() {
-            return Error::InvalidBody {
-                message: format!("{err}; send Content-Type: application/json"),
-                details: vec![],
-            };
-        }
-        if let Some(e) = err.downcast_ref::<poem::error::CorsError>() {
-            return Error::Forbidden(format!("CORS: {e}"));
-        }
-        if err.is::<AuthorizationError>() {
-            return Error::Unauthorized {
-                message: "missing bearer token: send Authorization: Bearer <JWT>".to_owned(),
-                token_presented: false,
-            };
-        }
-        match err.status() {
-            StatusCode::NOT_FOUND => Error::NotFound("no such route".to_owned()),
-            StatusCode::METHOD_NOT_ALLOWED => Error::MethodNotAllowed {
-                allow: routes.allowed_methods(path),
-            },
-            StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge {
-                limit: crate::http::MAX_BODY_BYTES,
-            },
-            status if status.is_client_error() => Error::InvalidBody {
-                message: err.to_string(),
-                details: vec![],
-            },
-            _ => Error::Internal(anyhow::anyhow!("unhandled framework error: {err}")),
-        }
-    }
-}
-
-fn invalid_parameter(name: &str, reason: &str) -> Error {
-    Error::InvalidParameter {
-        message: format!("invalid parameter `{name}`: {reason}"),
-        details: vec![FieldError {
-            field: name.to_owned(),
-            message: reason.to_owned(),
-        }],
     }
 }
 
@@ -321,7 +336,8 @@ pub enum ApiError {
     /// Not found: no such customer in this organization.
     #[oai(status = 404, content_type = "application/json")]
     NotFound(Json<ErrorResponse>),
-    /// Conflict: the `external_id` is already registered in this organization.
+    /// Conflict: the request conflicts with the current state (a uniqueness rule, named in
+    /// `details`).
     #[oai(status = 409, content_type = "application/json")]
     Conflict(Json<ErrorResponse>),
     /// Payload too large: the request body is over 64 KiB.
@@ -356,7 +372,8 @@ pub struct ErrorResponse {
     /// The request's id, equal to the `X-Request-Id` response header; quote it when reporting
     /// a problem.
     pub request_id: String,
-    /// For 400 answers, each offending field and what is wrong with it.
+    /// For 400 answers, each offending field and what is wrong with it; for 409 answers, the
+    /// field of the rule the request conflicts with (`status` for a state transition).
     #[oai(skip_serializing_if_is_none)]
     pub details: Option<Vec<FieldError>>,
 }

@@ -11,12 +11,7 @@
 //! that holds only the next one's. An `async fn` layer also keeps its own copy of the request
 //! (~0.5 KiB), so nested ones made the request's future 10 KiB, copied on every request.
 
-use std::{
-    future::Future,
-    panic::AssertUnwindSafe,
-    sync::{Arc, OnceLock},
-    time::Instant,
-};
+use std::{future::Future, panic::AssertUnwindSafe, sync::Arc, time::Instant};
 
 use futures_util::{FutureExt, future::Either};
 use poem::{
@@ -25,35 +20,16 @@ use poem::{
     middleware::Cors,
 };
 
-use crate::{error::Error, metrics::Metrics};
+use crate::{
+    error::Error,
+    metrics::Metrics,
+    request::{self, RequestScope},
+};
 
 /// Request bodies above this size are refused with 413 before anything else looks at them.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
-
-/// What the code serving a request may want to know about it, wherever it runs.
-struct RequestScope {
-    id: String,
-    /// The authenticated caller's `sub`, once known.
-    actor: OnceLock<String>,
-}
-
-tokio::task_local! {
-    static SCOPE: Arc<RequestScope>;
-}
-
-/// The id of the request being served, for error bodies and logs.
-pub fn current_request_id() -> String {
-    SCOPE
-        .try_with(|scope| scope.id.clone())
-        .unwrap_or_else(|_| "none".to_owned())
-}
-
-/// Names the caller in the request's log line (only its `sub`, nothing else of the token).
-pub fn record_actor(subject: &str) {
-    let _ = SCOPE.try_with(|scope| scope.actor.set(subject.to_owned()));
-}
 
 /// An incoming id is echoed only when it is short and plain, so it is safe in logs and headers.
 fn request_id_of(req: &Request) -> String {
@@ -176,15 +152,12 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
         let started = Instant::now();
         let _in_flight = self.metrics.request_started();
-        let scope = Arc::new(RequestScope {
-            id: request_id_of(&req),
-            actor: OnceLock::new(),
-        });
+        let scope = Arc::new(RequestScope::new(request_id_of(&req)));
         let method = req.method().clone();
         // The URI's parts are reference-counted: a clone copies no bytes.
         let uri = req.uri().clone();
         let path = uri.path();
-        let mut resp = SCOPE
+        let mut resp = request::SCOPE
             .scope(scope.clone(), async {
                 let result = match buffer_body(&mut req).await {
                     Ok(()) => self.inner.call(req).await.map(IntoResponse::into_response),
@@ -195,7 +168,7 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
             .await;
 
         let headers = resp.headers_mut();
-        if let Ok(value) = HeaderValue::from_str(&scope.id) {
+        if let Ok(value) = HeaderValue::from_str(scope.id()) {
             headers.insert(REQUEST_ID_HEADER, value);
         }
         if path == "/v1" || path.starts_with("/v1/") {
@@ -209,8 +182,8 @@ impl<E: Endpoint> Endpoint for RequestContextEndpoint<E> {
             route = route.map_or("unmatched", |route| route.as_str()),
             status = resp.status().as_u16(),
             latency_ms = elapsed * 1000.0,
-            request_id = %scope.id,
-            actor = scope.actor.get().map_or("-", String::as_str),
+            request_id = %scope.id(),
+            actor = scope.actor(),
             "request"
         );
         Ok(resp)
@@ -223,7 +196,63 @@ fn error_response(err: poem::Error, path: &str, routes: &RouteTable) -> Response
         // Typed errors from handlers and the auth checker are already ErrorResponses.
         return err.into_response();
     }
-    Error::from_poem(err, path, routes).into_response()
+    framework_error(err, path, routes).into_response()
+}
+
+/// Translates poem's and poem-openapi's own failures (extractors, router, body reading).
+fn framework_error(err: poem::Error, path: &str, routes: &RouteTable) -> Error {
+    use poem::http::StatusCode;
+    use poem_openapi::error::{
+        AuthorizationError, ContentTypeError, ParseParamError, ParsePathError,
+        ParseRequestPayloadError,
+    };
+    if let Some(e) = err.downcast_ref::<ParseParamError>() {
+        return Error::invalid_parameter(e.name, &e.reason);
+    }
+    if let Some(e) = err.downcast_ref::<ParsePathError>() {
+        let name = e
+            .name
+            .strip_prefix("param")
+            .and_then(|index| index.parse().ok())
+            .and_then(|index| routes.path_parameter_name(path, index))
+            .unwrap_or_else(|| e.name.to_owned());
+        return Error::invalid_parameter(&name, &e.reason);
+    }
+    if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
+        return Error::InvalidBody {
+            message: format!("request body is not valid JSON: {}", e.reason),
+            details: vec![],
+        };
+    }
+    if err.is::<ContentTypeError>() {
+        return Error::InvalidBody {
+            message: format!("{err}; send Content-Type: application/json"),
+            details: vec![],
+        };
+    }
+    if let Some(e) = err.downcast_ref::<poem::error::CorsError>() {
+        return Error::Forbidden(format!("CORS: {e}"));
+    }
+    if err.is::<AuthorizationError>() {
+        return Error::Unauthorized {
+            message: "missing bearer token: send Authorization: Bearer <JWT>".to_owned(),
+            token_presented: false,
+        };
+    }
+    match err.status() {
+        StatusCode::NOT_FOUND => Error::NotFound("no such route".to_owned()),
+        StatusCode::METHOD_NOT_ALLOWED => Error::MethodNotAllowed {
+            allow: routes.allowed_methods(path),
+        },
+        StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        },
+        status if status.is_client_error() => Error::InvalidBody {
+            message: err.to_string(),
+            details: vec![],
+        },
+        _ => Error::Internal(anyhow::anyhow!("unhandled framework error: {err}")),
+    }
 }
 
 /// Turns the routes' own failures, and panics, into `ErrorResponse`s, inside any layer (CORS)

@@ -31,6 +31,7 @@ pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod repo;
+pub mod request;
 pub mod serve;
 pub mod spec;
 pub mod telemetry;

@@ -21,7 +21,10 @@ use prometheus_client::{
     registry::Registry,
 };
 
-use crate::{error::Error, repo::Repository};
+use crate::{
+    error::{Error, ErrorCode},
+    repo::Repository,
+};
 
 /// Made for every request: the method is a static string (an owned one only for a method
 /// outside HTTP's standard set), the route the route table's shared template.
@@ -152,10 +155,8 @@ impl Metrics {
         };
         self.requests.get_or_create(&labels).inc();
         self.latency.get_or_create(&labels).observe(seconds);
-        let kind = match status {
-            StatusCode::SERVICE_UNAVAILABLE => "unavailable",
-            StatusCode::GATEWAY_TIMEOUT => "timeout",
-            _ => return,
+        let Some(kind) = ErrorCode::repository_kind(status) else {
+            return;
         };
         self.repository_errors
             .get_or_create(&ErrorKindLabels { kind })

@@ -18,7 +18,7 @@ use super::{
 use crate::{
     auth::{BearerAuth, Scope},
     domain::customer::{self, ListQuery},
-    error::{Error, FieldError},
+    error::Error,
     repo::Repository,
 };
 
@@ -84,13 +84,7 @@ fn decode_cursor(cursor: &str) -> Result<Uuid, Error> {
         .decode(cursor)
         .ok()
         .and_then(|bytes| Uuid::from_slice(&bytes).ok())
-        .ok_or_else(|| Error::InvalidParameter {
-            message: "invalid parameter `cursor`: not a cursor this server issued".to_owned(),
-            details: vec![FieldError {
-                field: "cursor".to_owned(),
-                message: "not a cursor this server issued".to_owned(),
-            }],
-        })
+        .ok_or_else(|| Error::invalid_parameter("cursor", "not a cursor this server issued"))
 }
 
 #[OpenApi(tag = "ApiTags::Customers")]

@@ -1,15 +1,17 @@
-//! Connection pool statistics, for `/metrics`.
+//! The connections' gauges, for `/metrics`: every connection the process has open to the
+//! database, pools and special-treatment paths together (what `DB_MAX_CONNECTIONS` bounds).
 
 use sea_orm::DbBackend;
 
 use super::Repository;
 
-/// The pool's state at one instant.
+/// The connections' state at one instant.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PoolStats {
-    /// Open connections.
+    /// Open connections, all paths together.
     pub size: u32,
-    /// Open connections not in use.
+    /// Open connections not in use. The special-treatment paths' own connections count as
+    /// idle: no call holds one (lookups share them, writers serve whoever waits).
     pub idle: usize,
     /// Repository calls in progress beyond the connections in use: waiting for one.
     pub waiting: usize,
@@ -17,30 +19,23 @@ pub struct PoolStats {
 
 impl Repository {
     pub fn pool_stats(&self) -> PoolStats {
-        let (size, idle) = match self.db.get_database_backend() {
+        let pools = &self.pools;
+        let (mut size, mut idle) = match pools.backend() {
             DbBackend::Postgres => {
-                let pool = self.db.get_postgres_connection_pool();
-                // The special-treatment paths' own connections are never held by one call (the
-                // lookups' are shared, the writers' serve whoever waits): open, not in use.
-                let own = self.postgres_reads.as_ref().map_or(0, |r| r.connected())
-                    + self.postgres_writes.as_ref().map_or(0, |w| w.connected());
-                (pool.size() + own as u32, pool.num_idle() + own)
+                let pool = pools.read.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
             }
-            DbBackend::Sqlite => {
-                // The readers' pool and the writers'.
-                [
-                    Some(&self.db),
-                    self.sqlite_writer.as_ref().map(|(writer, _)| writer),
-                ]
+            DbBackend::Sqlite => [&pools.read, &pools.write]
                 .into_iter()
-                .flatten()
                 .map(|db| db.get_sqlite_connection_pool())
                 .fold((0, 0), |(size, idle), pool| {
                     (size + pool.size(), idle + pool.num_idle())
-                })
-            }
+                }),
             _ => (0, 0),
         };
+        let own = self.special_treatment.open_connections();
+        size += own as u32;
+        idle += own;
         let in_use = (size as usize).saturating_sub(idle);
         PoolStats {
             size,

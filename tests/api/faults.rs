@@ -150,7 +150,8 @@ async fn a_saturated_pool_answers_503_within_the_acquire_timeout_then_fails_fast
 #[tokio::test]
 async fn on_sqlite_reads_do_not_wait_behind_a_blocked_write() {
     let app = spawn_app_with(|s| {
-        s.repo.max_connections = 1;
+        // The fewest SQLite takes: one connection to read, one to write.
+        s.repo.max_connections = 2;
         s.repo.acquire_timeout = Duration::from_millis(1000);
         s.repo.statement_timeout = Duration::from_secs(5);
     })

@@ -1,8 +1,310 @@
-//! The special-treatment fast paths: read on every interaction with a customer, so they have
-//! ways through of their own (see each module). No other resource uses them.
+//! Special treatment's storage: read on every interaction with a customer, so its GET and PUT
+//! have ways through of their own, chosen once at start by [`SpecialTreatmentStore::connect`]:
+//!
+//! - SQLite: the lookup runs on the request's thread on read-only connections of its own
+//!   ([`sqlite_reads`]), and PUTs are committed in groups by one writer thread
+//!   ([`sqlite_writes`]);
+//! - PostgreSQL: lookups are pipelined on a few connections of their own ([`postgres_reads`])
+//!   and PUTs committed in groups by a few writers ([`postgres_writes`]), on connections
+//!   made as in [`postgres_connection`].
+//!
+//! Whatever a fast path cannot answer takes the pools, as every other query does. Every call,
+//! fast or not, is one of [`Repository::bounded`]'s, so it is bounded, counted and classified
+//! like any other. Nothing else in the service uses these paths: this type is their boundary.
 
 pub(super) mod postgres_connection;
 pub(super) mod postgres_reads;
 pub(super) mod postgres_writes;
 pub(super) mod sqlite_reads;
 pub(super) mod sqlite_writes;
+
+use std::sync::OnceLock;
+
+use entity::customer::{Column, Entity};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
+    Statement, sea_query::Expr,
+};
+use uuid::Uuid;
+
+use super::{
+    Repository,
+    calls::SelectSql,
+    db::{Budget, Pools, RepoSettings},
+    errors::DbFailure,
+};
+use crate::error::Error;
+use postgres_connection::{ConnectionSettings, Failure};
+use postgres_reads::PipelinedReads;
+use postgres_writes::GroupWrites;
+use sqlite_reads::SqliteReads;
+use sqlite_writes::{SqliteWrites, WriteError};
+
+/// `SELECT special_treatment FROM customers WHERE id = $1 AND org_id = $2`, as SeaORM writes it.
+fn select_sql(backend: DbBackend) -> SelectSql {
+    static SQL: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+    SelectSql::new(&SQL, backend, || {
+        Entity::find_by_id(Uuid::nil())
+            .filter(Column::OrgId.eq(""))
+            .select_only()
+            .column(Column::SpecialTreatment)
+            .into_query()
+    })
+}
+
+/// `UPDATE customers SET special_treatment = $1 WHERE id = $2 AND org_id = $3`, as SeaORM
+/// writes it, built once per backend.
+fn update_sql(backend: DbBackend) -> &'static str {
+    static SQL: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+    let slot = match backend {
+        DbBackend::Postgres => &SQL[0],
+        _ => &SQL[1],
+    };
+    slot.get_or_init(|| {
+        Entity::update_many()
+            .col_expr(
+                Column::SpecialTreatment,
+                Expr::value(entity::SpecialTreatmentValues::default()),
+            )
+            .filter(Column::Id.eq(Uuid::nil()))
+            .filter(Column::OrgId.eq(""))
+            .build(backend)
+            .sql
+    })
+}
+
+/// See the module documentation.
+pub(crate) enum SpecialTreatmentStore {
+    /// Only the pools (no database, or a connection string the fast paths cannot use).
+    Pools,
+    Sqlite {
+        reads: Option<SqliteReads>,
+        writes: Option<SqliteWrites>,
+    },
+    Postgres {
+        reads: PipelinedReads,
+        writes: Option<GroupWrites>,
+    },
+}
+
+impl SpecialTreatmentStore {
+    /// The fast paths `budget` has connections for, connected now.
+    pub(super) async fn connect(
+        settings: &RepoSettings,
+        budget: Budget,
+        pools: &Pools,
+        postgres: Option<ConnectionSettings>,
+    ) -> anyhow::Result<Self> {
+        let call_guard = settings.call_guard();
+        if settings.is_sqlite() {
+            let path = super::db::sqlite_file(&settings.database_url)?;
+            let reads = match budget.fast_reads {
+                0 => None,
+                count => Some(SqliteReads::open(&path, count as usize)?),
+            };
+            let writes = match (budget.fast_writes, &pools.turn) {
+                (0, _) | (_, None) => None,
+                (_, Some(turn)) => Some(SqliteWrites::start(
+                    &path,
+                    update_sql(DbBackend::Sqlite),
+                    turn.clone(),
+                    settings.statement_timeout,
+                )?),
+            };
+            return Ok(SpecialTreatmentStore::Sqlite { reads, writes });
+        }
+        let Some(connection) = postgres.filter(|_| budget.fast_reads > 0) else {
+            return Ok(SpecialTreatmentStore::Pools);
+        };
+        let select = select_sql(DbBackend::Postgres).sql();
+        let reads = PipelinedReads::connect(
+            connection.clone(),
+            budget.fast_reads as usize,
+            call_guard,
+            select,
+        )
+        .await?;
+        let writes = match budget.fast_writes {
+            0 => None,
+            count => {
+                let update = update_sql(DbBackend::Postgres);
+                Some(GroupWrites::start(connection, count as usize, call_guard, update).await?)
+            }
+        };
+        Ok(SpecialTreatmentStore::Postgres { reads, writes })
+    }
+
+    /// The stored list of customer `id` in `org`; `None`: no such customer.
+    pub(super) async fn get(
+        &self,
+        repo: &Repository,
+        org: &str,
+        id: Uuid,
+    ) -> Result<Option<Vec<String>>, Error> {
+        let select = select_sql(repo.pools.backend());
+        repo.bounded(None, async {
+            match self {
+                SpecialTreatmentStore::Sqlite {
+                    reads: Some(reads), ..
+                } => {
+                    if let Some(answer) = reads.special_treatment(select.sql(), id, org) {
+                        return Ok(answer);
+                    }
+                }
+                SpecialTreatmentStore::Postgres { reads, .. } => {
+                    match reads.special_treatment(id, org).await {
+                        Some(Ok(answer)) => return Ok(answer),
+                        Some(Err(Failure::Cancelled)) => return Err(DbFailure::Timeout),
+                        Some(Err(Failure::Stalled)) => return Err(DbFailure::Stalled),
+                        // A read is safe to repeat on the pool.
+                        Some(Err(Failure::UseThePool(_) | Failure::Other(_))) | None => {}
+                    }
+                }
+                _ => {}
+            }
+            let row = repo
+                .read_pool()
+                .first_row(select, [id.into(), org.into()])
+                .await?;
+            let stored = row
+                .map(|row| row.try_get_by_index::<entity::SpecialTreatmentValues>(0))
+                .transpose()?;
+            Ok(stored.map(|values| values.0))
+        })
+        .await
+    }
+
+    /// Replaces the list of customer `id` in `org`; the rows changed (0: no such customer).
+    pub(super) async fn replace(
+        &self,
+        repo: &Repository,
+        org: &str,
+        id: Uuid,
+        values: Vec<String>,
+    ) -> Result<u64, Error> {
+        match self {
+            SpecialTreatmentStore::Sqlite {
+                writes: Some(writes),
+                ..
+            } => {
+                let json = serde_json::to_string(&values)
+                    .map_err(|err| Error::Internal(anyhow::Error::new(err)))?;
+                return repo
+                    .bounded(None, async {
+                        match writes.replace_special_treatment(id, org, json).await {
+                            Ok(changed) => Ok(changed as u64),
+                            Err(WriteError::Expired) => Err(DbFailure::Timeout),
+                            Err(WriteError::Sqlite(err)) => Err(err.into()),
+                            Err(WriteError::Stopped) => Err(DbFailure::Other(anyhow::anyhow!(
+                                "the SQLite writer thread stopped"
+                            ))),
+                        }
+                    })
+                    .await;
+            }
+            SpecialTreatmentStore::Postgres {
+                writes: Some(writes),
+                ..
+            } => {
+                let grouped = repo
+                    .bounded(None, async {
+                        match writes.replace_special_treatment(values.clone(), id, org).await {
+                            Some(Ok(changed)) => Ok(Some(changed)),
+                            Some(Err(Failure::Cancelled)) => Err(DbFailure::Timeout),
+                            Some(Err(Failure::Stalled)) => Err(DbFailure::Stalled),
+                            Some(Err(Failure::Other(err))) => Err(err.into()),
+                            // Nothing applied, and the pool may well do better; a replace is
+                            // safe to repeat (PUT is idempotent).
+                            Some(Err(Failure::UseThePool(err))) => {
+                                if let Some(err) = err {
+                                    tracing::debug!(error = %err, "special-treatment PUT left to the pool");
+                                }
+                                Ok(None)
+                            }
+                            None => Ok(None),
+                        }
+                    })
+                    .await?;
+                if let Some(changed) = grouped {
+                    return Ok(changed);
+                }
+            }
+            _ => {}
+        }
+        let values = entity::SpecialTreatmentValues(values);
+        repo.write(|writer| async move {
+            let db = writer.db();
+            let backend = db.get_database_backend();
+            let statement = Statement::from_sql_and_values(
+                backend,
+                update_sql(backend),
+                [values.into(), id.into(), org.into()],
+            );
+            Ok(db.execute_raw(statement).await?.rows_affected())
+        })
+        .await
+    }
+
+    /// Connections open at this instant on these paths (the pools' gauges count them).
+    pub(super) fn open_connections(&self) -> usize {
+        match self {
+            SpecialTreatmentStore::Pools => 0,
+            SpecialTreatmentStore::Sqlite { reads, writes } => {
+                reads.as_ref().map_or(0, SqliteReads::len) + usize::from(writes.is_some())
+            }
+            SpecialTreatmentStore::Postgres { reads, writes } => {
+                reads.connected() + writes.as_ref().map_or(0, GroupWrites::connected)
+            }
+        }
+    }
+
+    /// Closes the PostgreSQL connections (SQLite's close when the store is dropped).
+    pub(super) fn close(&self) {
+        if let SpecialTreatmentStore::Postgres { reads, writes } = self {
+            reads.close();
+            if let Some(writes) = writes {
+                writes.close();
+            }
+        }
+    }
+}
+
+/// The PostgreSQL fast paths' connection settings, unless the pool's connections use TLS (the
+/// connection string's `sslmode`, and whether the server offers it): those connections are
+/// plain text, so they never carry what the pool would encrypt. Also `None`, with a warning,
+/// for a connection string that tokio-postgres does not understand (an sqlx-only parameter).
+pub(super) async fn postgres_settings(
+    settings: &RepoSettings,
+) -> anyhow::Result<Option<ConnectionSettings>> {
+    use sea_orm::sqlx::{self, Connection, PgConnection};
+    if settings.max_connections < 2 {
+        return Ok(None);
+    }
+    let probe = async {
+        let mut connection = PgConnection::connect(&settings.database_url).await?;
+        let tls: Option<bool> =
+            sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                .fetch_optional(&mut connection)
+                .await?;
+        connection.close().await?;
+        anyhow::Ok(tls.unwrap_or(false))
+    };
+    let uses_tls = tokio::time::timeout(settings.acquire_timeout, probe)
+        .await
+        .map_err(|_| anyhow::anyhow!("no connection to PostgreSQL within the acquire timeout"))??;
+    if uses_tls {
+        tracing::info!("TLS to PostgreSQL: the special-treatment calls take the pool");
+        return Ok(None);
+    }
+    let own = ConnectionSettings::new(
+        &settings.database_url,
+        settings.acquire_timeout,
+        settings.statement_timeout,
+    );
+    Ok(own
+        .inspect_err(|err| {
+            let what = "DATABASE_URL not understood by tokio-postgres";
+            tracing::warn!(error = %err, "{what}; the special-treatment calls take the pool");
+        })
+        .ok())
+}

@@ -41,9 +41,9 @@ impl From<tokio_postgres::Error> for Failure {
             // No SQLSTATE: the connection closed or its socket failed.
             return Failure::UseThePool(Some(err));
         };
-        if code == crate::repo::POSTGRES_QUERY_CANCELED {
+        if code == crate::repo::errors::POSTGRES_QUERY_CANCELED {
             Failure::Cancelled
-        } else if crate::repo::is_postgres_unreachable(code)
+        } else if crate::repo::errors::is_postgres_unreachable(code)
             || [
                 SqlState::LOCK_NOT_AVAILABLE,
                 SqlState::IN_FAILED_SQL_TRANSACTION,

@@ -76,6 +76,11 @@ impl SqliteReads {
         })
     }
 
+    /// How many connections it has.
+    pub(in crate::repo) fn len(&self) -> usize {
+        self.connections.len()
+    }
+
     /// Runs `read` on the first connection no other thread holds; `None` if all are held.
     /// Trying from the first one each time keeps the work, and so the page cache that fills,
     /// on as few connections as the concurrency needs.
