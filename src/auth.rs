@@ -19,30 +19,58 @@ use crate::error::Error;
 /// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECONDS: u64 = 30;
 
-/// An operation's required permission, carried in the token's space-separated `scope` claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    CustomersRead,
-    CustomersWrite,
-    SpecialTreatmentRead,
-    SpecialTreatmentWrite,
+/// Declares the scopes, each once: its variant, its word in the token's `scope` claim, and
+/// whether it is privileged (left out of the `token` command's default grant, the contract's
+/// rule). Adding a scope is one line here.
+macro_rules! scopes {
+    ($($variant:ident => $word:literal, privileged: $privileged:literal;)+) => {
+        /// An operation's required permission, carried in the token's space-separated `scope`
+        /// claim.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Scope {
+            $($variant,)+
+        }
+
+        impl Scope {
+            /// Every scope, in declaration order.
+            pub const ALL: &[Scope] = &[$(Scope::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Scope::$variant => $word,)+
+                }
+            }
+
+            /// Privileged scopes (revealing account numbers, verifying secrets, deciding
+            /// identifications, reading history) are granted only when asked for by name.
+            pub fn is_privileged(self) -> bool {
+                match self {
+                    $(Scope::$variant => $privileged,)+
+                }
+            }
+        }
+    };
 }
 
-impl Scope {
-    pub const ALL: [Scope; 4] = [
-        Scope::CustomersRead,
-        Scope::CustomersWrite,
-        Scope::SpecialTreatmentRead,
-        Scope::SpecialTreatmentWrite,
-    ];
+scopes! {
+    CustomersRead => "customers:read", privileged: false;
+    CustomersWrite => "customers:write", privileged: false;
+    SpecialTreatmentRead => "special-treatment:read", privileged: false;
+    SpecialTreatmentWrite => "special-treatment:write", privileged: false;
+}
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::CustomersRead => "customers:read",
-            Scope::CustomersWrite => "customers:write",
-            Scope::SpecialTreatmentRead => "special-treatment:read",
-            Scope::SpecialTreatmentWrite => "special-treatment:write",
-        }
+/// A [`Scopes`] set has one bit per scope, and room for the 16 of v1.1 and v1.2.
+const _: () = assert!(Scope::ALL.len() <= ScopeBits::BITS as usize && ScopeBits::BITS >= 16);
+
+impl Scope {
+    /// What the `token` command grants by default: every scope but the privileged ones.
+    pub fn default_grant() -> String {
+        Scope::ALL
+            .iter()
+            .filter(|scope| !scope.is_privileged())
+            .map(|scope| scope.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -75,14 +103,17 @@ pub struct Principal {
 /// The scopes a token grants, of those the service knows (others mean nothing here): a set
 /// of bits, so a request does not build a set of strings.
 #[derive(Debug, Clone, Copy)]
-struct Scopes(u8);
+struct Scopes(ScopeBits);
+
+/// Room for 32 scopes (the contract's v1.1 and v1.2 bring 16).
+type ScopeBits = u32;
 
 impl Scopes {
     fn parse(claim: &str) -> Self {
         let bits = claim
             .split_whitespace()
-            .filter_map(|word| Scope::ALL.into_iter().find(|s| s.as_str() == word))
-            .fold(0, |bits, scope| bits | Self::bit(scope));
+            .filter_map(|word| Scope::ALL.iter().find(|s| s.as_str() == word))
+            .fold(0, |bits, scope| bits | Self::bit(*scope));
         Scopes(bits)
     }
 
@@ -90,8 +121,8 @@ impl Scopes {
         self.0 & Self::bit(scope) != 0
     }
 
-    fn bit(scope: Scope) -> u8 {
-        1 << scope as u8
+    fn bit(scope: Scope) -> ScopeBits {
+        1 << scope as u32
     }
 }
 
@@ -313,6 +344,35 @@ mod tests {
         assert!(!scopes.contains(Scope::CustomersRead));
         assert!(!scopes.contains(Scope::SpecialTreatmentWrite));
         assert!(!Scopes::parse("").contains(Scope::CustomersRead));
+    }
+
+    #[test]
+    fn every_declared_scope_has_a_bit_of_its_own() {
+        let all = Scopes::parse(
+            &Scope::ALL
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        for (index, scope) in Scope::ALL.iter().enumerate() {
+            assert!(all.contains(*scope), "{scope:?}");
+            let alone = Scopes::parse(scope.as_str());
+            assert_eq!(alone.0.count_ones(), 1, "{scope:?}");
+            assert_eq!(alone.0, 1 << index, "{scope:?}");
+        }
+    }
+
+    #[test]
+    fn the_default_grant_is_every_scope_but_the_privileged() {
+        let grant = Scope::default_grant();
+        for scope in Scope::ALL {
+            assert_eq!(
+                grant.split(' ').any(|word| word == scope.as_str()),
+                !scope.is_privileged(),
+                "{scope:?}"
+            );
+        }
     }
 
     #[test]

@@ -96,8 +96,8 @@ pub struct DatabaseArgs {
         default_value = "sqlite://data/customers-api.sqlite?mode=rwc"
     )]
     pub database_url: String,
-    /// Database connections per process [default: 16 on PostgreSQL, 4 on SQLite] (on PostgreSQL
-    /// without TLS, half of them are the special-treatment GET's and PUT's own).
+    /// The most connections the process opens to the database, all paths together; at least 2
+    /// on SQLite [default: 16 on PostgreSQL, 8 on SQLite].
     #[arg(long, env = "DB_MAX_CONNECTIONS")]
     pub db_max_connections: Option<u32>,
     /// Waiting longer than this for a database connection answers 503.
@@ -124,11 +124,13 @@ impl DatabaseArgs {
 
 /// SQLite runs each connection's statements on a thread of its own inside this process, so
 /// readers beyond a few add no throughput, only memory (each keeps its own page cache) and
-/// thread hand-offs: 16 connections served GETs no faster than 4 and took 59 MiB instead of
-/// 34 MiB (BENCHMARKS.md). Writes have two connections of their own (`crate::repo`).
+/// thread hand-offs: 16 pool connections served GETs no faster than 4 and took 59 MiB instead
+/// of 34 MiB (BENCHMARKS.md). 8 is what the service had before this number counted every
+/// connection: 3 in the read pool, 2 writers, 1 group-commit writer, 1 read connection per core
+/// on 2 cores (`crate::repo`'s `Budget`).
 fn default_pool_size(database_url: &str) -> u32 {
     if database_url.starts_with("sqlite:") {
-        4
+        8
     } else {
         16
     }
@@ -243,7 +245,7 @@ pub struct TokenArgs {
     /// Organization the token may act in (repeatable; `*` for every organization).
     #[arg(long = "org", required = true)]
     pub orgs: Vec<String>,
-    /// Space-separated scopes (default: all four).
+    /// Space-separated scopes (default: every scope but the privileged ones).
     #[arg(long)]
     pub scope: Option<String>,
     /// The token's subject (the actor named in logs).

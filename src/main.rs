@@ -30,8 +30,7 @@ async fn main() -> ExitCode {
             let (secret, _) = args.jwt.hs256_secret()?.ok_or_else(|| {
                 anyhow::anyhow!("`token` signs HS256 tokens: configure JWT_SECRET")
             })?;
-            let all_scopes = Scope::ALL.map(Scope::as_str).join(" ");
-            let scopes = args.scope.unwrap_or(all_scopes);
+            let scopes = args.scope.unwrap_or_else(Scope::default_grant);
             let ttl = Duration::from_secs(args.ttl);
             println!(
                 "{}",
