@@ -21,19 +21,15 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::domain::{
-    customer::{self, MAX_DISPLAY_NAME_CHARS, MAX_EXTERNAL_ID_CHARS},
-    special_treatment::{MAX_VALUE_CHARS, MAX_VALUES},
+    TextRule,
+    customer::{self, DISPLAY_NAME, EXTERNAL_ID},
+    special_treatment::{self, MAX_VALUES, VALUE},
 };
 
 /// Request schemas that refuse unknown fields. poem-openapi cannot emit
 /// `additionalProperties: false`, so `crate::spec` adds it to these by name.
 pub const CLOSED_SCHEMAS: &[&str] = &["NewCustomer", "SpecialTreatmentValues"];
 
-/// No control characters (Unicode category Cc).
-const NO_CONTROLS: &str = r"^[^\x00-\x1F\x7F-\x9F]*$";
-/// No control characters and no white space (Unicode White_Space or U+FEFF) at either end.
-/// Spelled out rather than `\s`, whose meaning differs between regex dialects.
-const TRIMMED_NO_CONTROLS: &str = r"^[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF](?:[^\x00-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF])?$";
 /// `org_id`: an organization name.
 pub const ORG_ID_PATTERN: &str = r"^[A-Za-z0-9][A-Za-z0-9._-]*$";
 pub const ORG_ID_MAX_CHARS: usize = 64;
@@ -71,6 +67,16 @@ macro_rules! named_schema {
     };
 }
 
+/// A text field's schema, from its domain rule: the parser and the spec say the same.
+fn text_schema(rule: TextRule) -> MetaSchema {
+    MetaSchema {
+        min_length: (rule.min_chars > 0).then_some(rule.min_chars),
+        max_length: Some(rule.max_chars),
+        pattern: rule.pattern().map(str::to_owned),
+        ..MetaSchema::new("string")
+    }
+}
+
 fn string_schema(max_chars: usize, pattern: &str) -> MetaSchema {
     MetaSchema {
         min_length: Some(1),
@@ -78,6 +84,24 @@ fn string_schema(max_chars: usize, pattern: &str) -> MetaSchema {
         pattern: Some(pattern.to_owned()),
         ..MetaSchema::new("string")
     }
+}
+
+/// A request body's `properties`: exactly the fields its domain parser accepts, in its order.
+/// The parser refuses any other field; a field documented here but not parsed, or parsed but
+/// not documented, is a bug caught when the document is generated (at start-up and in tests).
+fn closed_properties(
+    fields: crate::domain::BodyFields,
+    schemas: Vec<(&'static str, MetaSchema)>,
+) -> Vec<(&'static str, MetaSchemaRef)> {
+    let documented: Vec<&str> = schemas.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        documented, fields,
+        "a request schema documents exactly the fields its parser accepts"
+    );
+    schemas
+        .into_iter()
+        .map(|(name, schema)| (name, MetaSchemaRef::Inline(Box::new(schema))))
+        .collect()
 }
 
 /// A JSON request body taken as it came, documented with `T`'s schema; the handler parses it
@@ -224,9 +248,8 @@ impl SpecialTreatmentValues {
                  values) with no control characters and no white space at either end. In a \
                  request, absent or null means the empty list.",
             ),
-            items: Some(Box::new(MetaSchemaRef::Inline(Box::new(string_schema(
-                MAX_VALUE_CHARS,
-                TRIMMED_NO_CONTROLS,
+            items: Some(Box::new(MetaSchemaRef::Inline(Box::new(text_schema(
+                VALUE,
             ))))),
             max_items: Some(MAX_VALUES),
             unique_items: Some(true),
@@ -236,7 +259,10 @@ impl SpecialTreatmentValues {
         MetaSchema {
             title: Some("SpecialTreatmentValues".to_owned()),
             description: Some("A list of special treatment values."),
-            properties: vec![("values", MetaSchemaRef::Inline(Box::new(values)))],
+            properties: closed_properties(
+                special_treatment::SpecialTreatment::FIELDS,
+                vec![("values", values)],
+            ),
             example: Some(json!({"values": ["vulnerable", "no-marketing"]})),
             ..MetaSchema::new("object")
         }
@@ -309,25 +335,21 @@ impl NewCustomer {
                 "The organization's own identifier for the customer: 1-128 characters, no \
                  control characters, unique within the organization.",
             ),
-            ..string_schema(MAX_EXTERNAL_ID_CHARS, NO_CONTROLS)
+            ..text_schema(EXTERNAL_ID)
         };
         let display_name = MetaSchema {
             description: Some("Name to show for the customer, at most 200 characters."),
-            max_length: Some(MAX_DISPLAY_NAME_CHARS),
             nullable: true,
-            ..MetaSchema::new("string")
+            ..text_schema(DISPLAY_NAME)
         };
         MetaSchema {
             title: Some("NewCustomer".to_owned()),
             description: Some("A customer to register."),
             required: vec!["external_id"],
-            properties: vec![
-                ("external_id", MetaSchemaRef::Inline(Box::new(external_id))),
-                (
-                    "display_name",
-                    MetaSchemaRef::Inline(Box::new(display_name)),
-                ),
-            ],
+            properties: closed_properties(
+                customer::NewCustomer::FIELDS,
+                vec![("external_id", external_id), ("display_name", display_name)],
+            ),
             example: Some(json!({"external_id": "crm-000123", "display_name": "Ada Lovelace"})),
             ..MetaSchema::new("object")
         }

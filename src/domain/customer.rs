@@ -3,11 +3,22 @@
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{Violations, check_text, object_body};
+use super::{BodyFields, TextRule, Violations, object_body};
 use crate::error::Error;
 
-pub const MAX_EXTERNAL_ID_CHARS: usize = 128;
-pub const MAX_DISPLAY_NAME_CHARS: usize = 200;
+/// The organization's own identifier: 1-128 characters, no control characters (white space
+/// at the ends is allowed: v1 said nothing against it, and v1 answers do not change).
+pub const EXTERNAL_ID: TextRule = TextRule {
+    trimmed: false,
+    ..TextRule::trimmed(128)
+};
+/// A name to show: at most 200 characters.
+pub const DISPLAY_NAME: TextRule = TextRule {
+    min_chars: 0,
+    max_chars: 200,
+    no_controls: false,
+    trimmed: false,
+};
 
 /// A registered customer as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,20 +38,16 @@ pub struct NewCustomer {
 }
 
 impl NewCustomer {
+    pub const FIELDS: BodyFields = &["external_id", "display_name"];
+
     /// Parses a `NewCustomer` body: `external_id` 1–128 characters without control
     /// characters; `display_name` absent, `null` or at most 200 characters.
     pub fn parse(body: Value) -> Result<Self, Error> {
         let mut violations = Violations::default();
-        let mut fields = object_body(body, &["external_id", "display_name"], &mut violations)?;
+        let mut fields = object_body(body, Self::FIELDS, &mut violations)?;
         let external_id = match fields.remove("external_id") {
             Some(Value::String(text)) => {
-                check_text(
-                    "external_id",
-                    &text,
-                    MAX_EXTERNAL_ID_CHARS,
-                    false,
-                    &mut violations,
-                );
+                EXTERNAL_ID.check("external_id", &text, &mut violations);
                 text
             }
             None | Some(Value::Null) => {
@@ -55,12 +62,7 @@ impl NewCustomer {
         let display_name = match fields.remove("display_name") {
             None | Some(Value::Null) => None,
             Some(Value::String(text)) => {
-                if text.chars().count() > MAX_DISPLAY_NAME_CHARS {
-                    violations.add(
-                        "display_name",
-                        format!("must be at most {MAX_DISPLAY_NAME_CHARS} characters"),
-                    );
-                }
+                DISPLAY_NAME.check("display_name", &text, &mut violations);
                 Some(text)
             }
             Some(_) => {

@@ -3,6 +3,11 @@
 //! Request bodies arrive as raw JSON ([`crate::api::types::Unvalidated`]) and are parsed here,
 //! so that every broken rule is reported with the field it concerns, all at once, and so that a
 //! number or boolean never passes for a string. Nothing here knows about HTTP or the database.
+//!
+//! Each rule is stated once, here: a body's field names ([`BodyFields`]) and each text field's
+//! [`TextRule`]. The parser checks them, and the OpenAPI document's JSON Schema keywords
+//! (`minLength`, `maxLength`, `pattern`, `properties`) are generated from the same values
+//! (`crate::api::types`), so the two cannot drift apart.
 
 pub mod customer;
 pub mod special_treatment;
@@ -56,6 +61,67 @@ pub(crate) fn object_body(
     Ok(fields)
 }
 
+/// The fields a request body may have; any other is refused. The spec's `properties` (with
+/// `additionalProperties: false`) are these, in this order.
+pub type BodyFields = &'static [&'static str];
+
+/// No control characters (Unicode category Cc), as a JSON Schema `pattern`.
+const NO_CONTROLS: &str = r"^[^\x00-\x1F\x7F-\x9F]*$";
+/// No control characters and no white space (Unicode White_Space or U+FEFF) at either end.
+/// Spelled out rather than `\s`, whose meaning differs between regex dialects.
+const TRIMMED_NO_CONTROLS: &str = r"^[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF](?:[^\x00-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF])?$";
+
+/// One text field's rules: its length in Unicode scalar values, and which characters it
+/// refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextRule {
+    pub min_chars: usize,
+    pub max_chars: usize,
+    /// Refuses control characters (Unicode Cc).
+    pub no_controls: bool,
+    /// Refuses white space at either end (implies `no_controls` in the pattern).
+    pub trimmed: bool,
+}
+
+impl TextRule {
+    /// The contract's default for a new string field: 1 to `max_chars` characters, no control
+    /// characters, no white space at either end.
+    pub const fn trimmed(max_chars: usize) -> Self {
+        TextRule {
+            min_chars: 1,
+            max_chars,
+            no_controls: true,
+            trimmed: true,
+        }
+    }
+
+    /// The JSON Schema `pattern` stating the character rules, if any.
+    pub fn pattern(self) -> Option<&'static str> {
+        match (self.no_controls, self.trimmed) {
+            (_, true) => Some(TRIMMED_NO_CONTROLS),
+            (true, false) => Some(NO_CONTROLS),
+            (false, false) => None,
+        }
+    }
+
+    /// Checks `text`, adding each broken rule to `violations` under `field`.
+    pub(crate) fn check(self, field: &str, text: &str, violations: &mut Violations) {
+        let chars = text.chars().count();
+        if chars < self.min_chars {
+            violations.add(field, "must not be empty");
+        } else if chars > self.max_chars {
+            let max = self.max_chars;
+            violations.add(field, format!("must be at most {max} characters"));
+        }
+        if self.no_controls && text.chars().any(is_control) {
+            violations.add(field, "must not contain control characters");
+        }
+        if self.trimmed && (text.starts_with(is_space) || text.ends_with(is_space)) {
+            violations.add(field, "must not start or end with white space");
+        }
+    }
+}
+
 /// Unicode category Cc: C0 controls, DEL and C1 controls.
 pub(crate) fn is_control(c: char) -> bool {
     c.is_control()
@@ -67,24 +133,44 @@ pub(crate) fn is_space(c: char) -> bool {
     c.is_whitespace() || c == '\u{FEFF}'
 }
 
-/// Checks a text field's length in Unicode scalar values and its characters.
-pub(crate) fn check_text(
-    field: &str,
-    text: &str,
-    max_chars: usize,
-    trimmed: bool,
-    violations: &mut Violations,
-) {
-    let chars = text.chars().count();
-    if chars == 0 {
-        violations.add(field, "must not be empty");
-    } else if chars > max_chars {
-        violations.add(field, format!("must be at most {max_chars} characters"));
-    }
-    if text.chars().any(is_control) {
-        violations.add(field, "must not contain control characters");
-    }
-    if trimmed && (text.starts_with(is_space) || text.ends_with(is_space)) {
-        violations.add(field, "must not start or end with white space");
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The patterns the spec states accept exactly what the parser accepts (the `regex`
+    /// crate's dialect reads these classes as ECMAScript does).
+    #[test]
+    fn the_patterns_say_what_the_checks_do() {
+        let samples = [
+            "vip",
+            " vip",
+            "vip ",
+            "a\u{7}b",
+            "\u{3000}x",
+            "x\u{FEFF}",
+            "very important",
+            "é",
+            "a\u{85}b",
+            "a\u{A0}",
+            "tab\tinside",
+        ];
+        for rule in [
+            TextRule::trimmed(64),
+            TextRule {
+                trimmed: false,
+                ..TextRule::trimmed(64)
+            },
+        ] {
+            let pattern = regex::Regex::new(rule.pattern().unwrap()).unwrap();
+            for sample in samples {
+                let mut violations = Violations::default();
+                rule.check("f", sample, &mut violations);
+                assert_eq!(
+                    pattern.is_match(sample),
+                    violations.0.is_empty(),
+                    "{rule:?} on {sample:?}"
+                );
+            }
+        }
     }
 }

@@ -4,11 +4,13 @@ use std::collections::{HashMap, hash_map::Entry};
 
 use serde_json::Value;
 
-use super::{Violations, check_text, object_body};
+use super::{BodyFields, TextRule, Violations, object_body};
 use crate::error::Error;
 
+/// At most this many values, each distinct.
 pub const MAX_VALUES: usize = 32;
-pub const MAX_VALUE_CHARS: usize = 64;
+/// Each value: 1-64 characters, no control characters, no white space at either end.
+pub const VALUE: TextRule = TextRule::trimmed(64);
 
 /// A valid special treatment: at most 32 distinct, trimmed, printable values of 1–64
 /// characters, in the caller's order.
@@ -16,10 +18,12 @@ pub const MAX_VALUE_CHARS: usize = 64;
 pub struct SpecialTreatment(Vec<String>);
 
 impl SpecialTreatment {
+    pub const FIELDS: BodyFields = &["values"];
+
     /// Parses a `CustomerSpecialTreatment` body; `values` absent or `null` is the empty list.
     pub fn parse(body: Value) -> Result<Self, Error> {
         let mut violations = Violations::default();
-        let mut fields = object_body(body, &["values"], &mut violations)?;
+        let mut fields = object_body(body, Self::FIELDS, &mut violations)?;
         let values = match fields.remove("values") {
             None | Some(Value::Null) => vec![],
             Some(Value::Array(items)) => parse_values(items, &mut violations),
@@ -59,7 +63,7 @@ fn parse_values(items: Vec<Value>, violations: &mut Violations) -> Vec<String> {
             violations.add(field, "must be a string");
             continue;
         };
-        check_text(&field, text, MAX_VALUE_CHARS, true, violations);
+        VALUE.check(&field, text, violations);
         match first_seen.entry(text) {
             Entry::Occupied(first) => {
                 violations.add(field, format!("repeats values[{}]", first.get()));

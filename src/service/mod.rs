@@ -1,0 +1,11 @@
+//! Business rules that are not CRUD, between the API and the repository.
+//!
+//! Most operations need none: the API parses the request into domain values, authorizes the
+//! caller and calls the repository, whose queries (with their constraints) are the rule. A
+//! resource gets a file here only when it has rules of another kind: work that must run off
+//! the async workers and be bounded (hashing and verifying secrets), or a state machine whose
+//! transitions are decided before the repository applies them as a compare-and-set. Such a
+//! module takes domain values and the [`crate::repo::Repository`], and fails with
+//! [`crate::error::Error`]; it knows nothing about HTTP.
+//!
+//! Today no resource has such rules: customers and special treatment are CRUD.
