@@ -115,7 +115,7 @@ impl Repository {
             breaker: Arc::new(Breaker::new(Duration::from_secs(1), 1)),
             calls: Arc::default(),
             call_guard: Duration::from_secs(1),
-            special_treatment: Arc::new(SpecialTreatmentStore::Pools),
+            special_treatment: Arc::new(SpecialTreatmentStore::pools_only()),
         }
     }
 }

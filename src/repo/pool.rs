@@ -13,7 +13,9 @@ pub struct PoolStats {
     /// Open connections not in use. The special-treatment paths' own connections count as
     /// idle: no call holds one (lookups share them, writers serve whoever waits).
     pub idle: usize,
-    /// Repository calls in progress beyond the connections in use: waiting for one.
+    /// Repository calls in progress beyond the connections in use: waiting for one (a
+    /// special-treatment PUT queued for its group counts; a fast-path lookup, which never
+    /// waits, does not).
     pub waiting: usize,
 }
 
@@ -40,7 +42,9 @@ impl Repository {
         PoolStats {
             size,
             idle,
-            waiting: self.calls_in_progress().saturating_sub(in_use),
+            waiting: self
+                .calls_in_progress()
+                .saturating_sub(in_use + self.special_treatment.lookups_in_progress()),
         }
     }
 }

@@ -18,7 +18,10 @@ pub(super) mod postgres_writes;
 pub(super) mod sqlite_reads;
 pub(super) mod sqlite_writes;
 
-use std::sync::OnceLock;
+use std::sync::{
+    OnceLock,
+    atomic::{AtomicUsize, Ordering},
+};
 
 use entity::customer::{Column, Entity};
 use sea_orm::{
@@ -74,7 +77,14 @@ fn update_sql(backend: DbBackend) -> &'static str {
 }
 
 /// See the module documentation.
-pub(crate) enum SpecialTreatmentStore {
+pub(crate) struct SpecialTreatmentStore {
+    paths: FastPaths,
+    /// Lookups in progress on the fast paths: they hold no connection and never wait for one,
+    /// so the pool's `waiting` gauge leaves them out.
+    lookups: AtomicUsize,
+}
+
+enum FastPaths {
     /// Only the pools (no database, or a connection string the fast paths cannot use).
     Pools,
     Sqlite {
@@ -88,6 +98,116 @@ pub(crate) enum SpecialTreatmentStore {
 }
 
 impl SpecialTreatmentStore {
+    /// No fast paths: every call takes the pools.
+    pub(super) fn pools_only() -> Self {
+        SpecialTreatmentStore {
+            paths: FastPaths::Pools,
+            lookups: AtomicUsize::new(0),
+        }
+    }
+
+    /// Lookups in progress on the fast paths.
+    pub(super) fn lookups_in_progress(&self) -> usize {
+        self.lookups.load(Ordering::Relaxed)
+    }
+
+    /// The fast paths `budget` has connections for, connected now.
+    pub(super) async fn connect(
+        settings: &RepoSettings,
+        budget: Budget,
+        pools: &Pools,
+        postgres: Option<ConnectionSettings>,
+    ) -> anyhow::Result<Self> {
+        Ok(SpecialTreatmentStore {
+            paths: FastPaths::connect(settings, budget, pools, postgres).await?,
+            lookups: AtomicUsize::new(0),
+        })
+    }
+
+    /// The stored list of customer `id` in `org`; `None`: no such customer.
+    pub(super) async fn get(
+        &self,
+        repo: &Repository,
+        org: &str,
+        id: Uuid,
+    ) -> Result<Option<Vec<String>>, Error> {
+        let select = select_sql(repo.pools.backend());
+        repo.bounded(None, async {
+            if let Some(answer) = self.look_up_fast(select, org, id).await? {
+                return Ok(answer);
+            }
+            let row = repo
+                .read_pool()
+                .first_row(select, [id.into(), org.into()])
+                .await?;
+            let stored = row
+                .map(|row| row.try_get_by_index::<entity::SpecialTreatmentValues>(0))
+                .transpose()?;
+            Ok(stored.map(|values| values.0))
+        })
+        .await
+    }
+
+    /// The lookup on a fast path: `Some(answer)`, or `None` when the pool must answer (no fast
+    /// path, none free, or a failure that the pool may not have: a read is safe to repeat).
+    async fn look_up_fast(
+        &self,
+        select: SelectSql,
+        org: &str,
+        id: Uuid,
+    ) -> Result<Option<Option<Vec<String>>>, DbFailure> {
+        self.lookups.fetch_add(1, Ordering::Relaxed);
+        let _done = scopeguard(|| {
+            self.lookups.fetch_sub(1, Ordering::Relaxed);
+        });
+        match &self.paths {
+            FastPaths::Sqlite {
+                reads: Some(reads), ..
+            } => Ok(reads.special_treatment(select.sql(), id, org)),
+            FastPaths::Postgres { reads, .. } => match reads.special_treatment(id, org).await {
+                Some(Ok(answer)) => Ok(Some(answer)),
+                Some(Err(Failure::Cancelled)) => Err(DbFailure::Timeout),
+                Some(Err(Failure::Stalled)) => Err(DbFailure::Stalled),
+                Some(Err(Failure::UseThePool(_) | Failure::Other(_))) | None => Ok(None),
+            },
+            _ => Ok(None),
+        }
+    }
+
+    /// Replaces the list of customer `id` in `org`; the rows changed (0: no such customer).
+    pub(super) async fn replace(
+        &self,
+        repo: &Repository,
+        org: &str,
+        id: Uuid,
+        values: Vec<String>,
+    ) -> Result<u64, Error> {
+        self.paths.replace(repo, org, id, values).await
+    }
+
+    pub(super) fn open_connections(&self) -> usize {
+        self.paths.open_connections()
+    }
+
+    pub(super) fn close(&self) {
+        self.paths.close();
+    }
+}
+
+/// Runs `f` when dropped, however the scope ends (a cancelled request included).
+fn scopeguard(f: impl FnOnce()) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    Guard(Some(f))
+}
+
+impl FastPaths {
     /// The fast paths `budget` has connections for, connected now.
     pub(super) async fn connect(
         settings: &RepoSettings,
@@ -111,10 +231,10 @@ impl SpecialTreatmentStore {
                     settings.statement_timeout,
                 )?),
             };
-            return Ok(SpecialTreatmentStore::Sqlite { reads, writes });
+            return Ok(FastPaths::Sqlite { reads, writes });
         }
         let Some(connection) = postgres.filter(|_| budget.fast_reads > 0) else {
-            return Ok(SpecialTreatmentStore::Pools);
+            return Ok(FastPaths::Pools);
         };
         let select = select_sql(DbBackend::Postgres).sql();
         let reads = PipelinedReads::connect(
@@ -131,47 +251,7 @@ impl SpecialTreatmentStore {
                 Some(GroupWrites::start(connection, count as usize, call_guard, update).await?)
             }
         };
-        Ok(SpecialTreatmentStore::Postgres { reads, writes })
-    }
-
-    /// The stored list of customer `id` in `org`; `None`: no such customer.
-    pub(super) async fn get(
-        &self,
-        repo: &Repository,
-        org: &str,
-        id: Uuid,
-    ) -> Result<Option<Vec<String>>, Error> {
-        let select = select_sql(repo.pools.backend());
-        repo.bounded(None, async {
-            match self {
-                SpecialTreatmentStore::Sqlite {
-                    reads: Some(reads), ..
-                } => {
-                    if let Some(answer) = reads.special_treatment(select.sql(), id, org) {
-                        return Ok(answer);
-                    }
-                }
-                SpecialTreatmentStore::Postgres { reads, .. } => {
-                    match reads.special_treatment(id, org).await {
-                        Some(Ok(answer)) => return Ok(answer),
-                        Some(Err(Failure::Cancelled)) => return Err(DbFailure::Timeout),
-                        Some(Err(Failure::Stalled)) => return Err(DbFailure::Stalled),
-                        // A read is safe to repeat on the pool.
-                        Some(Err(Failure::UseThePool(_) | Failure::Other(_))) | None => {}
-                    }
-                }
-                _ => {}
-            }
-            let row = repo
-                .read_pool()
-                .first_row(select, [id.into(), org.into()])
-                .await?;
-            let stored = row
-                .map(|row| row.try_get_by_index::<entity::SpecialTreatmentValues>(0))
-                .transpose()?;
-            Ok(stored.map(|values| values.0))
-        })
-        .await
+        Ok(FastPaths::Postgres { reads, writes })
     }
 
     /// Replaces the list of customer `id` in `org`; the rows changed (0: no such customer).
@@ -183,7 +263,7 @@ impl SpecialTreatmentStore {
         values: Vec<String>,
     ) -> Result<u64, Error> {
         match self {
-            SpecialTreatmentStore::Sqlite {
+            FastPaths::Sqlite {
                 writes: Some(writes),
                 ..
             } => {
@@ -202,7 +282,7 @@ impl SpecialTreatmentStore {
                     })
                     .await;
             }
-            SpecialTreatmentStore::Postgres {
+            FastPaths::Postgres {
                 writes: Some(writes),
                 ..
             } => {
@@ -248,11 +328,11 @@ impl SpecialTreatmentStore {
     /// Connections open at this instant on these paths (the pools' gauges count them).
     pub(super) fn open_connections(&self) -> usize {
         match self {
-            SpecialTreatmentStore::Pools => 0,
-            SpecialTreatmentStore::Sqlite { reads, writes } => {
+            FastPaths::Pools => 0,
+            FastPaths::Sqlite { reads, writes } => {
                 reads.as_ref().map_or(0, SqliteReads::len) + usize::from(writes.is_some())
             }
-            SpecialTreatmentStore::Postgres { reads, writes } => {
+            FastPaths::Postgres { reads, writes } => {
                 reads.connected() + writes.as_ref().map_or(0, GroupWrites::connected)
             }
         }
@@ -260,7 +340,7 @@ impl SpecialTreatmentStore {
 
     /// Closes the PostgreSQL connections (SQLite's close when the store is dropped).
     pub(super) fn close(&self) {
-        if let SpecialTreatmentStore::Postgres { reads, writes } = self {
+        if let FastPaths::Postgres { reads, writes } = self {
             reads.close();
             if let Some(writes) = writes {
                 writes.close();
