@@ -82,8 +82,9 @@ pub struct ServeArgs {
     #[arg(long, env = "IDLE_TIMEOUT_MS", default_value_t = 75_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout_ms: u64,
-    /// Client connections served at once; more wait in the listen backlog until one closes
-    /// [default: 4096] (fewer if the open-files limit less a reserve for the database is lower).
+    /// Client connections served at once; at the limit a new client makes an idle connection
+    /// close, or waits until one ends [default: 4096] (fewer if the open-files limit less a
+    /// reserve for the database is lower).
     #[arg(long, env = "MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: Option<u64>,
     /// The largest request head (request line and headers) in bytes; a larger one is

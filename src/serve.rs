@@ -24,9 +24,10 @@
 //!   its clock starts when hyper begins waiting for the next request, so it is an idle timeout
 //!   as well (an idle keep-alive connection would be closed after the header timeout), and it
 //!   allocates and registers a new timer for every request.
-//! - At most `max_connections` at once: beyond, the loop stops accepting, and new connections
-//!   wait in the kernel's listen backlog until one closes; the connections already open are
-//!   served as before.
+//! - At most `max_connections` at once. At the limit the loop accepts one more client and
+//!   holds it: an idle connection (no request in progress, none arriving) closes to make room
+//!   for it, or else it waits until one ends; further clients wait in the kernel's listen
+//!   backlog. The connections already open are served as before.
 //! - A request head over `max_header_bytes` is answered `431` by hyper (HTTP/1.1: its read
 //!   buffer limit; HTTP/2: the header list size limit), with an empty body, and the
 //!   connection is closed.
@@ -39,7 +40,7 @@ use std::{
     pin::Pin,
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering::Relaxed},
+        atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
     },
     task::{Context, Poll},
     time::Duration,
@@ -186,57 +187,69 @@ where
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    // A free slot, taken before accepting: with none, the loop does not accept.
-    let mut slot: Option<OwnedSemaphorePermit> = None;
-    let mut full = false;
+    // At the limit, one more client is accepted and held here until a slot frees; meanwhile
+    // an idle connection is asked to make room. The others wait in the kernel's backlog.
+    let mut waiting: Option<(TcpStream, SocketAddr)> = None;
+    let room = Arc::new(Room::default());
+    let (room_wanted, room_changes) = watch::channel(0u64);
+    let mut at_limit = false;
     tokio::pin!(shutdown);
     loop {
-        if slot.is_none() {
-            match slots.clone().try_acquire_owned() {
-                Ok(permit) => {
-                    slot = Some(permit);
-                    full = false;
-                }
-                Err(_) if !full => {
-                    full = true;
-                    tracing::warn!(
-                        max_connections = limits.max_connections,
-                        "connection limit reached; new connections wait until one closes"
-                    );
-                }
-                Err(_) => {}
-            }
-        }
-        tokio::select! {
+        let (stream, remote_addr, slot) = tokio::select! {
             () = &mut shutdown => break,
-            permit = slots.clone().acquire_owned(), if slot.is_none() => {
-                slot = permit.ok();
-                full = false;
-            }
-            accepted = listener.accept(), if slot.is_some() => match accepted {
-                Ok((stream, remote_addr)) => {
-                    connections.spawn(serve_connection(
-                        stream,
-                        remote_addr,
-                        local_addr.clone(),
-                        endpoint.clone(),
-                        stopping.clone(),
-                        limits,
-                        slot.take(),
-                    ));
-                }
+            accepted = listener.accept(), if waiting.is_none() => match accepted {
+                Ok((stream, remote_addr)) => match slots.clone().try_acquire_owned() {
+                    Ok(slot) => {
+                        at_limit = false;
+                        (stream, remote_addr, slot)
+                    }
+                    Err(_) => {
+                        if !at_limit {
+                            at_limit = true;
+                            tracing::warn!(
+                                max_connections = limits.max_connections,
+                                "connection limit reached: an idle connection is closed to make \
+                                 room, else new connections wait until one closes"
+                            );
+                        }
+                        room.wanted.store(true, Relaxed);
+                        room_wanted.send_modify(|asked| *asked += 1);
+                        waiting = Some((stream, remote_addr));
+                        continue;
+                    }
+                },
                 Err(err) => {
                     tracing::warn!(error = %err, "could not accept a connection");
                     tokio::time::sleep(ACCEPT_RETRY_PAUSE).await;
+                    continue;
                 }
             },
+            slot = slots.clone().acquire_owned(), if waiting.is_some() => {
+                room.wanted.store(false, Relaxed);
+                let (stream, remote_addr) = waiting.take().expect("a client is waiting");
+                (stream, remote_addr, slot.expect("the semaphore is never closed"))
+            }
             // Finished connections are collected as they end, so the set holds live ones.
             Some(finished) = connections.join_next(), if !connections.is_empty() => {
                 if let Err(err) = finished {
                     tracing::error!(error = %err, "a connection's task failed");
                 }
+                continue;
             }
-        }
+        };
+        connections.spawn(serve_connection(
+            stream,
+            remote_addr,
+            slot,
+            ServerShare {
+                local_addr: local_addr.clone(),
+                endpoint: endpoint.clone(),
+                stopping: stopping.clone(),
+                limits,
+                room: room.clone(),
+                room_wanted: room_changes.clone(),
+            },
+        ));
     }
     drop(listener);
     let _ = stop.send(true);
@@ -264,6 +277,21 @@ struct Activity {
     finished: AtomicU64,
     /// `reads` when a request last finished: more reads since mean a new request head.
     reads_at_finish: AtomicU64,
+}
+
+/// At the connection limit with a client waiting: whether an idle connection should close to
+/// make room for it (one at a time; the first idle connection to see it takes it).
+#[derive(Default)]
+struct Room {
+    wanted: AtomicBool,
+}
+
+impl Room {
+    fn take(&self) -> bool {
+        self.wanted
+            .compare_exchange(true, false, Relaxed, Relaxed)
+            .is_ok()
+    }
 }
 
 /// A connection's state shared by its requests, its socket and its watchdog.
@@ -428,18 +456,33 @@ impl Watchdog {
     }
 }
 
+/// What a connection gets from the server it belongs to.
+struct ServerShare<E> {
+    local_addr: LocalAddr,
+    endpoint: Arc<E>,
+    stopping: watch::Receiver<bool>,
+    limits: ConnectionLimits,
+    room: Arc<Room>,
+    room_wanted: watch::Receiver<u64>,
+}
+
 async fn serve_connection<E>(
     stream: TcpStream,
     remote_addr: SocketAddr,
-    local_addr: LocalAddr,
-    endpoint: Arc<E>,
-    mut stopping: watch::Receiver<bool>,
-    limits: ConnectionLimits,
     // The connection's slot under `max_connections`, given back when it ends.
-    _slot: Option<OwnedSemaphorePermit>,
+    _slot: OwnedSemaphorePermit,
+    server: ServerShare<E>,
 ) where
     E: Endpoint<Output = Response> + 'static,
 {
+    let ServerShare {
+        local_addr,
+        endpoint,
+        mut stopping,
+        limits,
+        room,
+        mut room_wanted,
+    } = server;
     // An answer is one write; it should leave at once, not wait for the previous one's ACK.
     let _ = stream.set_nodelay(true);
     let shared = Arc::new(Shared {
@@ -488,15 +531,20 @@ async fn serve_connection<E>(
             // Closed by the client, or broken: nothing to answer any more.
             _ = connection.as_mut() => return,
             _ = stopping.wait_for(|stop| *stop) => break false,
-            () = &mut look => {
-                let now = Instant::now();
-                if let Some(reason) = watchdog.look(&shared.activity, &limits, now) {
-                    tracing::debug!(remote_addr = %remote_addr, reason, "closing the connection");
-                    break true;
-                }
-                look.as_mut().reset(watchdog.next_look(&limits, now));
-            }
+            () = &mut look => {}
+            // A client waits at the connection limit: look now whether this one is idle.
+            Ok(()) = room_wanted.changed() => {}
         }
+        let now = Instant::now();
+        let reason = watchdog.look(&shared.activity, &limits, now).or_else(|| {
+            (watchdog.phase == Phase::Idle && room.take())
+                .then_some("idle, at the connection limit with a client waiting")
+        });
+        if let Some(reason) = reason {
+            tracing::debug!(remote_addr = %remote_addr, reason, "closing the connection");
+            break true;
+        }
+        look.as_mut().reset(watchdog.next_look(&limits, now));
     };
     // Finishes the request in progress, if any, then closes (an idle HTTP/1.1 connection, or
     // one halfway through a request head, at once; HTTP/2 says GOAWAY first).

@@ -168,19 +168,26 @@ async fn an_idle_http2_connection_is_closed_after_the_idle_timeout() {
     drop(client);
 }
 
+fn max_8_connections(s: &mut customers_api::app::Settings) {
+    s.connections = ConnectionLimits {
+        max_connections: 8,
+        ..ConnectionLimits::default()
+    };
+}
+
+/// At the limit, with no connection idle (each is halfway through a request head here), a new
+/// client waits; the connected ones are served; when one leaves, the new client is served.
 #[tokio::test]
 async fn beyond_max_connections_a_client_waits_while_connected_ones_are_served() {
-    let app = spawn_app_with(|s| {
-        s.connections = ConnectionLimits {
-            max_connections: 8,
-            ..ConnectionLimits::default()
-        }
-    })
-    .await;
+    let app = spawn_app_with(max_8_connections).await;
     let mut held = Vec::new();
     for _ in 0..8 {
         let mut stream = connect(&app).await;
         healthz(&mut stream).await;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\n")
+            .await
+            .unwrap();
         held.push(stream);
     }
     // The ninth connects (the kernel's backlog takes it) but is not served yet.
@@ -189,13 +196,44 @@ async fn beyond_max_connections_a_client_waits_while_connected_ones_are_served()
     let early = tokio::time::timeout(Duration::from_millis(500), read_answer(&mut ninth)).await;
     assert!(early.is_err(), "served beyond the limit: {early:?}");
     // Those connected are served as before.
-    healthz(&mut held[0]).await;
+    held[0].write_all(b"\r\n").await.unwrap();
+    let answer = read_answer(&mut held[0]).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     // One leaves: the ninth is served.
     drop(held.pop());
     let answer = tokio::time::timeout(Duration::from_secs(5), read_answer(&mut ninth))
         .await
         .expect("the ninth is served once a connection closed");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// At the limit, a new client makes one idle keep-alive connection close (one, not all), so
+/// that a client holding idle connections cannot keep everyone else out.
+#[tokio::test]
+async fn at_max_connections_an_idle_connection_makes_room_for_a_new_client() {
+    let app = spawn_app_with(max_8_connections).await;
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        let mut stream = connect(&app).await;
+        healthz(&mut stream).await;
+        held.push(stream);
+    }
+    let mut ninth = connect(&app).await;
+    let answer = tokio::time::timeout(Duration::from_secs(5), async {
+        healthz(&mut ninth).await;
+    })
+    .await;
+    assert!(answer.is_ok(), "the ninth was not served");
+    let mut closed = 0;
+    for stream in &mut held {
+        if closed_within(stream, Duration::from_millis(100))
+            .await
+            .is_some()
+        {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 1, "idle connections closed to make room for one");
 }
 
 #[tokio::test]
