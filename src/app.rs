@@ -19,7 +19,7 @@ use crate::{
     http::{CorsLayer, RequestContext, RouteTable, ShapeErrors},
     metrics::{Metrics, MetricsAccess, metrics_endpoint},
     repo::{RepoSettings, Repository},
-    serve::serve,
+    serve::{ConnectionLimits, serve},
     spec::Spec,
 };
 
@@ -40,6 +40,8 @@ pub struct Settings {
     pub cors_allowed_origins: Vec<String>,
     /// When set, `/metrics` needs this bearer token.
     pub metrics_token: Option<String>,
+    /// Timeouts, connection limit and header size limit of the accept loop.
+    pub connections: ConnectionLimits,
 }
 
 /// A server ready to run: migrated database, generated document, bound listener. The routes
@@ -54,6 +56,7 @@ pub struct App {
     metrics_access: MetricsAccess,
     cors_allowed_origins: Vec<String>,
     shutdown_grace: Duration,
+    connections: ConnectionLimits,
 }
 
 impl App {
@@ -77,6 +80,7 @@ impl App {
             },
             cors_allowed_origins: settings.cors_allowed_origins,
             shutdown_grace: settings.shutdown_grace,
+            connections: settings.connections,
         })
     }
 
@@ -106,7 +110,14 @@ impl App {
             .with(ShapeErrors::new(self.route_table.clone()))
             .with(CorsLayer::new(self.cors_allowed_origins))
             .with(RequestContext::new(self.route_table, metrics));
-        serve(self.listener, endpoint, shutdown, self.shutdown_grace).await?;
+        serve(
+            self.listener,
+            endpoint,
+            shutdown,
+            self.shutdown_grace,
+            self.connections,
+        )
+        .await?;
         // Closing waits for checked-out connections; neither an abandoned statement nor a
         // database that stopped answering may keep the process from exiting.
         match tokio::time::timeout(POOL_CLOSE_LIMIT, self.repo.close()).await {

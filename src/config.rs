@@ -11,7 +11,11 @@ use std::{
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::{auth::KeySettings, repo::RepoSettings};
+use crate::{
+    auth::KeySettings,
+    repo::RepoSettings,
+    serve::{ConnectionLimits, default_max_connections},
+};
 
 /// Customers API: the customers registry and customer special treatment over HTTP.
 #[derive(Parser)]
@@ -68,9 +72,47 @@ pub struct ServeArgs {
     /// When set, `GET /metrics` needs `Authorization: Bearer <this>`; unset: open.
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// A request head (request line and headers) must arrive in full within this many
+    /// milliseconds of its first byte, or the connection is closed.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_ms: u64,
+    /// A connection with no request in progress for this many milliseconds (an idle
+    /// keep-alive connection, HTTP/2 too, or a new one that sends nothing) is closed.
+    #[arg(long, env = "IDLE_TIMEOUT_MS", default_value_t = 75_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_ms: u64,
+    /// Client connections served at once; at the limit a new client makes an idle connection
+    /// close, or waits until one ends [default: 4096] (fewer if the open-files limit less a
+    /// reserve for the database is lower).
+    #[arg(long, env = "MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+    /// The largest request head (request line and headers) in bytes; a larger one is
+    /// answered 431 and the connection closed. At least 8192.
+    #[arg(long, env = "MAX_HEADER_BYTES", default_value_t = 32_768,
+          value_parser = clap::value_parser!(u64).range(8192..=(u32::MAX as u64)))]
+    pub max_header_bytes: u64,
 }
 
 impl ServeArgs {
+    /// The connection limits; an unset `max_connections` from `file_limit` (the open-files
+    /// limit in force) and the database's share of it.
+    pub fn connection_limits(
+        &self,
+        file_limit: Option<u64>,
+        db_max_connections: u32,
+    ) -> ConnectionLimits {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+            max_connections: match self.max_connections {
+                Some(max) => usize::try_from(max).unwrap_or(usize::MAX),
+                None => default_max_connections(file_limit, db_max_connections),
+            },
+            max_header_bytes: usize::try_from(self.max_header_bytes).unwrap_or(usize::MAX),
+        }
+    }
+
     /// The CORS origins with blanks dropped (an empty variable means none).
     pub fn cors_origins(&self) -> Vec<String> {
         self.cors_allowed_origins

@@ -6,7 +6,8 @@
 //! - [`config`]: flags and environment variables (clap); secrets are never printed.
 //! - [`app`]: [`app::App::build`] connects, migrates and binds; `run` assembles the routes
 //!   and middleware and serves until shutdown.
-//! - [`serve`]: the accept loop (hyper connections around the endpoint) and graceful shutdown.
+//! - [`serve`]: the accept loop (hyper connections around the endpoint), its bounds (header read
+//!   and idle timeouts, connection limit, request head size) and graceful shutdown.
 //! - [`http`]: the middleware every request passes through: request id, body limit, one
 //!   `ErrorResponse` shape for the framework's own failures, `Cache-Control`, request log.
 //! - [`error`]: the one error type and its one mapping to HTTP.

@@ -8,6 +8,7 @@ use customers_api::{
     auth::{Scope, mint_token},
     config::{Cli, Command, SecretSource, ServeArgs},
     repo::Repository,
+    serve,
     spec::Spec,
     telemetry,
 };
@@ -63,16 +64,39 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
              `customers-api token --org <ORG>`"
         );
     }
+    let repo = args.database.settings();
+    let file_limit = serve::raise_file_limit();
+    let connections = args.connection_limits(file_limit, repo.max_connections);
+    if let Some(limit) = file_limit {
+        let reserved = serve::reserved_file_descriptors(repo.max_connections);
+        if connections.max_connections as u64 + reserved > limit {
+            tracing::warn!(
+                max_connections = connections.max_connections,
+                open_files_limit = limit,
+                "MAX_CONNECTIONS leaves too few file descriptors for the database and the log \
+                 at full load: lower it, or raise the open-files limit (ulimit -n)"
+            );
+        }
+    }
     let settings = Settings {
         listen_addr: args.listen_addr,
-        repo: args.database.settings(),
+        repo,
         keys,
         shutdown_grace: Duration::from_millis(args.shutdown_grace_ms),
         cors_allowed_origins: args.cors_origins(),
         metrics_token: args.metrics_token.clone().filter(|t| !t.is_empty()),
+        connections,
     };
     let app = App::build(settings).await?;
-    tracing::info!(addr = %app.local_addr(), "serving; Swagger UI at /docs");
+    tracing::info!(
+        addr = %app.local_addr(),
+        max_connections = connections.max_connections,
+        open_files_limit = file_limit,
+        header_read_timeout_ms = args.header_read_timeout_ms,
+        idle_timeout_ms = args.idle_timeout_ms,
+        max_header_bytes = connections.max_header_bytes,
+        "serving; Swagger UI at /docs"
+    );
     app.run(shutdown).await?;
     tracing::info!("stopped");
     Ok(())

@@ -1,4 +1,6 @@
-//! Prometheus metrics, served at `GET /metrics` in the text exposition format.
+//! Prometheus metrics, served at `GET /metrics` as OpenMetrics text (what `prometheus-client`
+//! encodes, with its own content type), or as Prometheus' older text format 0.0.4 to a scraper
+//! whose `Accept` asks for `text/plain` and not for OpenMetrics.
 //!
 //! Requests are labelled by method, route template (`/v1/organizations/{org_id}/...`, never a
 //! raw path with ids) and status. Repository errors are counted by kind from the answer's
@@ -174,6 +176,56 @@ impl Metrics {
     }
 }
 
+/// OpenMetrics 1.0.0, the format `prometheus-client` encodes: Prometheus (2.x and 3.x) asks
+/// for it first in its `Accept` and parses it when the answer says so.
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// Prometheus' text exposition format 0.0.4, for scrapers that do not speak OpenMetrics.
+pub const PROMETHEUS_TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Whether a scraper's `Accept` wants Prometheus' 0.0.4 text rather than OpenMetrics: it names
+/// `text/plain` and not `application/openmetrics-text`. No `Accept`, or `*/*`: OpenMetrics.
+fn wants_prometheus_text(accept: Option<&str>) -> bool {
+    accept.is_some_and(|accept| {
+        let accept = accept.to_ascii_lowercase();
+        accept.contains("text/plain") && !accept.contains("application/openmetrics-text")
+    })
+}
+
+/// OpenMetrics text rewritten as Prometheus 0.0.4 text. The samples are the same; what differs
+/// is the metadata: a counter family `x` is declared as `x_total` (the name of its samples),
+/// and there is no `# EOF` line (nor `# UNIT`, which `prometheus-client` writes only for
+/// metrics registered with a unit; there are none).
+fn openmetrics_to_prometheus_text(openmetrics: &str) -> String {
+    let counters: Vec<&str> = openmetrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut text = String::with_capacity(openmetrics.len() + 16 * counters.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let metadata = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|prefix| Some((prefix, line.strip_prefix(prefix)?)));
+        if let Some((prefix, rest)) = metadata {
+            let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+            if counters.contains(&name) {
+                text.push_str(prefix);
+                text.push_str(name);
+                text.push_str("_total ");
+                text.push_str(tail);
+                text.push('\n');
+                continue;
+            }
+        }
+        text.push_str(line);
+        text.push('\n');
+    }
+    text
+}
+
 /// Decrements the in-flight gauge when the request is done, however it ends.
 pub struct InFlight<'a>(&'a Gauge);
 
@@ -209,9 +261,16 @@ pub fn metrics_endpoint(
             .into_response();
         }
     }
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     match metrics.render(&repo) {
+        // The answer depends on `Accept`: a cache between scraper and server must know.
+        Ok(text) if wants_prometheus_text(accept) => openmetrics_to_prometheus_text(&text)
+            .with_content_type(PROMETHEUS_TEXT_CONTENT_TYPE)
+            .with_header(header::VARY, "accept")
+            .into_response(),
         Ok(text) => text
-            .with_content_type("text/plain; version=0.0.4; charset=utf-8")
+            .with_content_type(OPENMETRICS_CONTENT_TYPE)
+            .with_header(header::VARY, "accept")
             .into_response(),
         Err(e) => Error::Internal(anyhow::anyhow!("encoding metrics: {e}")).into_response(),
     }
@@ -220,4 +279,28 @@ pub fn metrics_endpoint(
 /// Compares secrets without revealing, through timing, how much of a guess was right.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_picks_the_format() {
+        let prometheus = "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+        assert!(!wants_prometheus_text(Some(prometheus)));
+        assert!(!wants_prometheus_text(None));
+        assert!(!wants_prometheus_text(Some("*/*")));
+        assert!(wants_prometheus_text(Some("text/plain;version=0.0.4")));
+        assert!(wants_prometheus_text(Some("Text/Plain")));
+    }
+
+    #[test]
+    fn counters_are_declared_by_their_sample_name_in_prometheus_text() {
+        let openmetrics = "# HELP a_requests Requests.\n# TYPE a_requests counter\na_requests_total{x=\"1\"} 2\n# HELP a_open Open.\n# TYPE a_open gauge\na_open 1\n# EOF\n";
+        assert_eq!(
+            openmetrics_to_prometheus_text(openmetrics),
+            "# HELP a_requests_total Requests.\n# TYPE a_requests_total counter\na_requests_total{x=\"1\"} 2\n# HELP a_open Open.\n# TYPE a_open gauge\na_open 1\n"
+        );
+    }
 }

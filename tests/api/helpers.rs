@@ -6,6 +6,7 @@ use customers_api::{
     app::{App, Settings},
     auth::{KeySettings, mint_token},
     repo::RepoSettings,
+    serve::ConnectionLimits,
 };
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use sea_orm::{
@@ -158,6 +159,7 @@ pub fn test_settings(database_url: String) -> Settings {
         shutdown_grace: Duration::from_secs(5),
         cors_allowed_origins: vec![],
         metrics_token: None,
+        connections: ConnectionLimits::default(),
     }
 }
 

@@ -17,14 +17,13 @@ const TREATMENT_ROUTE: &str =
 async fn scrape(app: &TestApp) -> String {
     let resp = app.anonymous(Method::GET, "/metrics").send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    assert!(
-        resp.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain")
-    );
+    assert_eq!(resp.headers()["content-type"], OPENMETRICS);
     resp.text().await.unwrap()
 }
+
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// What Prometheus 2.x/3.x sends when it scrapes.
+const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
 
 /// The value of the sample whose name and labels are exactly `series`.
 fn sample(text: &str, series: &str) -> Option<f64> {
@@ -81,6 +80,81 @@ async fn metrics_count_requests_by_route_template_and_status() {
         Some(0.0)
     );
     assert!(!text.contains(&id), "no raw ids in metric labels");
+}
+
+/// `/metrics` says which format its body is in, and a strict parser of that format finds the
+/// samples: OpenMetrics for Prometheus' own `Accept` (and by default), Prometheus text 0.0.4
+/// for a scraper that asks for `text/plain` only. (The body used to be OpenMetrics labelled
+/// `text/plain; version=0.0.4`: a Prometheus-text parser found no counter samples in it.)
+#[tokio::test]
+async fn metrics_are_served_in_the_format_the_content_type_names() {
+    use openmetrics_parser::{
+        OpenMetricsType, OpenMetricsValue, PrometheusType, PrometheusValue,
+        openmetrics::parse_openmetrics, prometheus::parse_prometheus,
+    };
+
+    let app = spawn_app().await;
+    app.anonymous(Method::GET, "/healthz").send().await.unwrap();
+    let labels = |names: &[String]| -> Vec<String> {
+        names
+            .iter()
+            .map(|name| match name.as_str() {
+                "method" => "GET".to_owned(),
+                "route" => "/healthz".to_owned(),
+                "status" => "200".to_owned(),
+                other => panic!("unexpected label {other}"),
+            })
+            .collect()
+    };
+    let get = |accept: &'static str| {
+        let request = app.anonymous(Method::GET, "/metrics");
+        async move {
+            let request = match accept {
+                "" => request,
+                accept => request.header("accept", accept),
+            };
+            let resp = request.send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            let content_type = resp.headers()["content-type"].to_str().unwrap().to_owned();
+            (content_type, resp.text().await.unwrap())
+        }
+    };
+
+    for accept in [PROMETHEUS_ACCEPT, "", "*/*"] {
+        let (content_type, body) = get(accept).await;
+        assert_eq!(content_type, OPENMETRICS, "Accept: {accept:?}");
+        let parsed =
+            parse_openmetrics(&body).unwrap_or_else(|e| panic!("not OpenMetrics ({e:?}):\n{body}"));
+        let family = &parsed.families["customers_api_http_requests"];
+        assert_eq!(family.family_type, OpenMetricsType::Counter);
+        let sample = family
+            .get_sample_by_label_values(&labels(family.get_label_names()))
+            .expect("the /healthz sample");
+        let OpenMetricsValue::Counter(counter) = &sample.value else {
+            panic!("a counter: {:?}", sample.value);
+        };
+        assert!(counter.value.as_f64() >= 1.0);
+        let histogram = &parsed.families["customers_api_http_request_duration_seconds"];
+        assert_eq!(histogram.family_type, OpenMetricsType::Histogram);
+    }
+
+    let (content_type, body) = get("text/plain;version=0.0.4").await;
+    assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+    let parsed =
+        parse_prometheus(&body).unwrap_or_else(|e| panic!("not Prometheus text ({e:?}):\n{body}"));
+    let family = &parsed.families["customers_api_http_requests_total"];
+    assert_eq!(family.family_type, PrometheusType::Counter);
+    let sample = family
+        .get_sample_by_label_values(&labels(family.get_label_names()))
+        .expect("the /healthz sample");
+    let PrometheusValue::Counter(counter) = &sample.value else {
+        panic!("a counter: {:?}", sample.value);
+    };
+    assert!(counter.value.as_f64() >= 1.0);
+    assert_eq!(
+        parsed.families["customers_api_http_requests_in_flight"].family_type,
+        PrometheusType::Gauge
+    );
 }
 
 #[tokio::test]
