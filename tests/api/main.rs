@@ -3,6 +3,7 @@
 //! (each test then gets a database of its own, dropped when the test ends).
 
 mod auth;
+mod client;
 mod customers;
 mod errors;
 mod faults;
