@@ -108,6 +108,10 @@ impl ServerProcess {
         }
     }
 
+    #[allow(
+        dead_code,
+        reason = "for tests of other files (the server's address as a URL)"
+    )]
     pub fn url(&self, path: &str) -> String {
         self.api.url(path)
     }
