@@ -24,11 +24,6 @@ use crate::{
 
 const SLACK: Duration = Duration::from_millis(3000);
 
-/// Registers `external_id` in [`ORG`]; its id.
-async fn create_customer(server: &ServerProcess, external_id: &str) -> String {
-    id_of(&server.api.register(ORG, external_id).await)
-}
-
 fn value(customer: usize, round: usize) -> String {
     format!("c{customer}-r{round}")
 }
@@ -45,7 +40,8 @@ async fn acknowledged_puts_survive_a_kill_9(url: &str) {
     let mut server = ServerProcess::start(url, &[]).await;
     let mut ids = Vec::new();
     for customer in 0..CUSTOMERS {
-        ids.push(create_customer(&server, &format!("kill9-{customer}")).await);
+        let customer = server.api.register(ORG, &format!("kill9-{customer}")).await;
+        ids.push(id_of(&customer));
     }
 
     let acknowledged: Arc<Mutex<Vec<Option<usize>>>> = Arc::new(Mutex::new(vec![None; CUSTOMERS]));
@@ -197,7 +193,7 @@ async fn sigterm_finishes_in_flight_requests_refuses_new_ones_and_exits_0() {
         ],
     )
     .await;
-    let id = create_customer(&server, "busy").await;
+    let id = id_of(&server.api.register(ORG, "busy").await);
 
     // Requests in flight: PUTs waiting for a lock held beside the server.
     let holder = LockHolder::lock(&url, "busy").await;
@@ -285,7 +281,7 @@ async fn shutdown_is_bounded_by_the_grace_period() {
         ],
     )
     .await;
-    let id = create_customer(&server, "stuck").await;
+    let id = id_of(&server.api.register(ORG, "stuck").await);
     let holder = LockHolder::lock(&url, "stuck").await;
     let put = tokio::spawn(
         server
