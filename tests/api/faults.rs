@@ -154,7 +154,8 @@ async fn a_saturated_pool_answers_503_within_the_acquire_timeout_then_fails_fast
 async fn on_sqlite_reads_do_not_wait_behind_a_blocked_write() {
     let (db, url) = TestDb::sqlite();
     let mut settings = test_settings(url.clone());
-    settings.repo.max_connections = 1;
+    // The fewest SQLite takes: one connection to read, one to write.
+    settings.repo.max_connections = 2;
     settings.repo.acquire_timeout = Duration::from_millis(1000);
     settings.repo.statement_timeout = Duration::from_secs(5);
     let app = start(settings, db).await;
