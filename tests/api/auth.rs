@@ -1,6 +1,12 @@
 //! Authentication (401) and authorization (403) on every `/v1` operation, their precedence over
 //! the other errors, the accepted algorithms (HS256, RS256, ES256), and the `token` subcommand.
 //!
+//! "Every operation" is read from the served spec: each test's [`Server`] fetches
+//! `/openapi.json` and calls every operation that declares the bearer security requirement,
+//! the way [`MATRIX`] (keyed by `operationId`) says to call it. An operation of the spec
+//! without a row fails the suite; so does a row whose scope the operation's description does
+//! not name. A new operation needs one row there (and its helpers in `client.rs`).
+//!
 //! The RSA and EC key pairs are generated when the test binary first needs them: no private key
 //! is committed.
 
@@ -20,6 +26,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode, header::WWW_AUTHENTI
 use serde_json::{Value, json};
 
 use crate::{
+    client::{ApiClient, customer_path, customers_path, expect_status, special_treatment_path},
     helpers::{ALL_SCOPES, ORG, SECRET, TestApp, assert_error, spawn_app_with},
     process::ServerProcess,
 };
@@ -33,75 +40,458 @@ const CHALLENGE: &str = r#"Bearer realm="customers-api""#;
 const PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------------------------------------
-// The six operations.
+// The authorization matrix.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    GetTreatment,
-    PutTreatment,
-    CreateCustomer,
-    ListCustomers,
-    GetCustomer,
-    DeleteCustomer,
+/// How to call one operation, keyed by its `operationId`; the served spec gives its method and
+/// path template.
+struct Entry {
+    operation_id: &'static str,
+    /// The scope it needs; its description in the spec must say "Requires scope `<scope>`".
+    scope: &'static str,
+    /// Its answer to a valid call from a caller who may make it.
+    success: StatusCode,
+    /// Its path parameters besides `org_id`, in path order, and what each takes.
+    params: &'static [(&'static str, Param)],
+    /// Its body, if it takes one.
+    body: Body,
+    /// What it changes: after a refused call the matrix checks that nothing was.
+    effect: Effect,
 }
 
-const OPS: [Op; 6] = [
-    Op::GetTreatment,
-    Op::PutTreatment,
-    Op::CreateCustomer,
-    Op::ListCustomers,
-    Op::GetCustomer,
-    Op::DeleteCustomer,
+/// Every bearer-secured operation of the spec, and nothing else.
+const MATRIX: &[Entry] = &[
+    Entry {
+        operation_id: "createCustomer",
+        scope: "customers:write",
+        success: StatusCode::CREATED,
+        params: &[],
+        body: Body::NewCustomer,
+        effect: Effect::Registers,
+    },
+    Entry {
+        operation_id: "listCustomers",
+        scope: "customers:read",
+        success: StatusCode::OK,
+        params: &[],
+        body: Body::None,
+        effect: Effect::None,
+    },
+    Entry {
+        operation_id: "getCustomer",
+        scope: "customers:read",
+        success: StatusCode::OK,
+        params: &[("customer_id", Param::Customer)],
+        body: Body::None,
+        effect: Effect::None,
+    },
+    Entry {
+        operation_id: "deleteCustomer",
+        scope: "customers:write",
+        success: StatusCode::NO_CONTENT,
+        params: &[("customer_id", Param::Customer)],
+        body: Body::None,
+        effect: Effect::Deletes,
+    },
+    Entry {
+        operation_id: "getCustomerSpecialTreatment",
+        scope: "special-treatment:read",
+        success: StatusCode::OK,
+        params: &[("customer_id", Param::Customer)],
+        body: Body::None,
+        effect: Effect::None,
+    },
+    Entry {
+        operation_id: "setCustomerSpecialTreatment",
+        scope: "special-treatment:write",
+        success: StatusCode::NO_CONTENT,
+        params: &[("customer_id", Param::Customer)],
+        body: Body::SpecialTreatment,
+        effect: Effect::SetsSpecialTreatment,
+    },
 ];
 
-impl Op {
-    fn method(self) -> Method {
-        match self {
-            Op::GetTreatment | Op::ListCustomers | Op::GetCustomer => Method::GET,
-            Op::PutTreatment => Method::PUT,
-            Op::CreateCustomer => Method::POST,
-            Op::DeleteCustomer => Method::DELETE,
-        }
-    }
+/// What a path parameter names. Each call gets its own, registered for it.
+#[derive(Debug, Clone, Copy)]
+enum Param {
+    /// A customer of the call's organization.
+    Customer,
+}
 
-    fn scope(self) -> &'static str {
+impl Param {
+    /// A well-formed value that names nothing.
+    fn missing(self) -> String {
         match self {
-            Op::GetTreatment => "special-treatment:read",
-            Op::PutTreatment => "special-treatment:write",
-            Op::CreateCustomer | Op::DeleteCustomer => "customers:write",
-            Op::ListCustomers | Op::GetCustomer => "customers:read",
-        }
-    }
-
-    fn success(self) -> StatusCode {
-        match self {
-            Op::GetTreatment | Op::ListCustomers | Op::GetCustomer => StatusCode::OK,
-            Op::PutTreatment | Op::DeleteCustomer => StatusCode::NO_CONTENT,
-            Op::CreateCustomer => StatusCode::CREATED,
-        }
-    }
-
-    /// Whether the path names a customer.
-    fn names_a_customer(self) -> bool {
-        !matches!(self, Op::CreateCustomer | Op::ListCustomers)
-    }
-
-    fn path(self, org: &str, customer_id: &str) -> String {
-        match self {
-            Op::GetTreatment | Op::PutTreatment => TestApp::treatment_path(org, customer_id),
-            Op::CreateCustomer | Op::ListCustomers => format!("/v1/organizations/{org}/customers"),
-            Op::GetCustomer | Op::DeleteCustomer => {
-                format!("/v1/organizations/{org}/customers/{customer_id}")
-            }
+            Param::Customer => uuid::Uuid::now_v7().to_string(),
         }
     }
 }
 
-/// What one call acts on: a customer registered for it, and the `external_id` a POST registers.
-struct Target {
+/// A valid body.
+#[derive(Debug, Clone, Copy)]
+enum Body {
+    None,
+    /// `NewCustomer` with the fixture's fresh external id.
+    NewCustomer,
+    /// `CustomerSpecialTreatment` with one value.
+    SpecialTreatment,
+}
+
+/// What a successful call changes, so what a refused one must not have.
+#[derive(Debug, Clone, Copy)]
+enum Effect {
+    None,
+    /// Registers the fixture's new external id.
+    Registers,
+    /// Sets the fixture customer's special treatment (never set before).
+    SetsSpecialTreatment,
+    /// Deletes the fixture customer.
+    Deletes,
+}
+
+/// A bearer-secured operation of the served spec, with its matrix entry.
+struct Operation {
+    id: String,
+    method: Method,
+    /// The spec's path template, e.g. `/v1/organizations/{org_id}/customers/{customer_id}`.
+    path: String,
+    entry: &'static Entry,
+}
+
+impl Operation {
+    /// Whether its path names something in the organization (a customer): a caller who may
+    /// not access it must get the same 403 whether it exists or not.
+    fn names_a_resource(&self) -> bool {
+        !self.entry.params.is_empty()
+    }
+}
+
+/// What one call acts on, made for it.
+struct Fixture {
     org: String,
-    customer_id: String,
+    /// The path parameters' values, `org_id` included.
+    params: Vec<(&'static str, String)>,
+    /// The external id a `createCustomer` registers: fresh, so nobody has it yet.
     new_external_id: String,
+}
+
+impl Fixture {
+    fn new(org: &str) -> Fixture {
+        Fixture {
+            org: org.to_owned(),
+            params: vec![("org_id", org.to_owned())],
+            new_external_id: format!("new-{}", uuid::Uuid::new_v4()),
+        }
+    }
+
+    fn value(&self, name: &str) -> &str {
+        self.params
+            .iter()
+            .find_map(|(param, value)| (*param == name).then_some(value.as_str()))
+            .unwrap_or_else(|| panic!("the fixture has no {name}"))
+    }
+
+    fn customer_id(&self) -> &str {
+        self.value("customer_id")
+    }
+
+    /// `template` with each `{name}` replaced by its value.
+    fn path(&self, template: &str) -> String {
+        self.params
+            .iter()
+            .fold(template.to_owned(), |path, (name, value)| {
+                path.replace(&format!("{{{name}}}"), value)
+            })
+    }
+
+    fn body(&self, body: Body) -> Option<Value> {
+        match body {
+            Body::None => None,
+            Body::NewCustomer => Some(json!({ "external_id": self.new_external_id })),
+            Body::SpecialTreatment => Some(json!({ "values": ["vip"] })),
+        }
+    }
+}
+
+/// The `{name}`s of a path template, in order.
+fn path_params(template: &str) -> Vec<&str> {
+    template
+        .split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+        .collect()
+}
+
+/// The scopes a description names as "Requires scope `<scope>`" (line breaks included).
+fn scopes_named(description: &str) -> Vec<String> {
+    let words = description.split_whitespace().collect::<Vec<_>>().join(" ");
+    words
+        .split("Requires scope `")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('`').map(|(scope, _)| scope.to_owned()))
+        .collect()
+}
+
+/// The operations of `spec` that declare the bearer security requirement, each with its
+/// [`MATRIX`] entry; or every way the spec and the matrix disagree.
+fn secured_operations(spec: &Value) -> Result<Vec<Operation>, Vec<String>> {
+    let bearer_schemes: Vec<&String> = spec["components"]["securitySchemes"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, scheme)| {
+            scheme["type"] == "http"
+                && scheme["scheme"]
+                    .as_str()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("bearer"))
+        })
+        .map(|(name, _)| name)
+        .collect();
+    let mut problems = Vec::new();
+    if bearer_schemes.is_empty() {
+        problems.push("the spec declares no HTTP bearer security scheme".to_owned());
+    }
+    let mut operations = Vec::new();
+    let paths = spec["paths"].as_object().into_iter().flatten();
+    for (path, item) in paths {
+        for (method, op) in item.as_object().into_iter().flatten() {
+            // A path item's other keys (`parameters`, `summary`, ...) are not operations.
+            const METHODS: [&str; 8] = [
+                "get", "put", "post", "delete", "options", "head", "patch", "trace",
+            ];
+            if !METHODS.contains(&method.as_str()) {
+                continue;
+            }
+            let method =
+                Method::from_bytes(method.to_ascii_uppercase().as_bytes()).expect("an HTTP method");
+            let id = op["operationId"].as_str().unwrap_or("(no operationId)");
+            // An operation's own `security` replaces the document's.
+            let security = op.get("security").unwrap_or(&spec["security"]);
+            let secured = security
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|requirement| {
+                    bearer_schemes
+                        .iter()
+                        .any(|scheme| requirement.get(scheme.as_str()).is_some())
+                });
+            if !secured {
+                if path.starts_with("/v1") {
+                    problems.push(format!("operation {id} ({method} {path}) is under /v1 but declares no bearer security"));
+                }
+                continue;
+            }
+            let Some(entry) = MATRIX.iter().find(|entry| entry.operation_id == id) else {
+                problems.push(format!(
+                    "operation {id} is not covered by the authorization matrix: add it to MATRIX in tests/api/auth.rs"
+                ));
+                continue;
+            };
+            let named = scopes_named(op["description"].as_str().unwrap_or_default());
+            if named != [entry.scope] {
+                problems.push(format!(
+                    "operation {id}: the matrix says scope `{}`, its description names {named:?}",
+                    entry.scope
+                ));
+            }
+            let params: Vec<&str> = path_params(path)
+                .into_iter()
+                .filter(|name| *name != "org_id")
+                .collect();
+            let known: Vec<&str> = entry.params.iter().map(|(name, _)| *name).collect();
+            if !path.starts_with("/v1/organizations/{org_id}/") || params != known {
+                problems.push(format!(
+                    "operation {id}: the matrix knows the path parameters org_id + {known:?}, the spec's path is {path}"
+                ));
+            }
+            let required_query = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] != "path" && p["required"] == true);
+            for parameter in required_query {
+                problems.push(format!(
+                    "operation {id}: the matrix does not fill its required {} parameter {}",
+                    parameter["in"], parameter["name"]
+                ));
+            }
+            if !op["responses"][entry.success.as_str()].is_object() {
+                problems.push(format!(
+                    "operation {id}: the matrix expects {}, which the spec does not list",
+                    entry.success
+                ));
+            }
+            operations.push(Operation {
+                id: id.to_owned(),
+                method,
+                path: path.clone(),
+                entry,
+            });
+        }
+    }
+    for entry in MATRIX {
+        if !operations.iter().any(|op| op.id == entry.operation_id) {
+            problems.push(format!(
+                "the authorization matrix has {}, which the spec has not (as a bearer-secured operation)",
+                entry.operation_id
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(operations)
+    } else {
+        Err(problems)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A server with a signer it trusts, and the operations its spec serves.
+
+struct Server {
+    app: TestApp,
+    signer: Signer,
+    /// All scopes in [`ORG`] and [`OTHER_ORG`]: makes what calls act on, and checks what
+    /// refused calls left.
+    admin: ApiClient,
+    /// The served spec's bearer-secured operations.
+    operations: Vec<Operation>,
+}
+
+impl Server {
+    async fn start(keys: KeySettings, signer: Signer) -> Server {
+        let app = spawn_app_with(|settings| settings.keys = keys).await;
+        let admin = app
+            .api
+            .with_token(&signer.token(&[ORG, OTHER_ORG], ALL_SCOPES));
+        let spec = app.api.without_token().get_json("/openapi.json").await;
+        let operations = secured_operations(&spec)
+            .unwrap_or_else(|problems| panic!("the served spec:\n{}", problems.join("\n")));
+        Server {
+            app,
+            signer,
+            admin,
+            operations,
+        }
+    }
+
+    /// The default test server: HS256 with the test secret.
+    async fn hs256() -> Server {
+        Server::start(
+            KeySettings {
+                hs256_secret: Some(SECRET.as_bytes().to_vec()),
+                ..KeySettings::default()
+            },
+            Signer::hs256(SECRET.as_bytes()),
+        )
+        .await
+    }
+
+    fn token(&self, orgs: &[&str], scope: &str) -> String {
+        self.signer.token(orgs, scope)
+    }
+
+    /// The operation of the served spec with this `operationId`.
+    fn operation(&self, id: &str) -> &Operation {
+        self.operations
+            .iter()
+            .find(|op| op.id == id)
+            .unwrap_or_else(|| panic!("the served spec has no bearer-secured {id}"))
+    }
+
+    /// What a call of `op` in `org` acts on: each path parameter's resource, made for it.
+    async fn fixture(&self, op: &Operation, org: &str) -> Fixture {
+        let mut fixture = Fixture::new(org);
+        for (name, param) in op.entry.params {
+            let value = match param {
+                Param::Customer => self.admin.new_customer(org).await,
+            };
+            fixture.params.push((name, value));
+        }
+        fixture
+    }
+
+    /// A fixture for `op` in `org` whose path parameters are `value`s (e.g. one that does not
+    /// exist).
+    fn fixture_with(&self, op: &Operation, org: &str, value: impl Fn(Param) -> String) -> Fixture {
+        let mut fixture = Fixture::new(org);
+        for (name, param) in op.entry.params {
+            fixture.params.push((name, value(*param)));
+        }
+        fixture
+    }
+
+    /// `op` on `fixture`, well formed, with this `Authorization` header (if any).
+    fn request(
+        &self,
+        op: &Operation,
+        fixture: &Fixture,
+        authorization: Option<&str>,
+    ) -> RequestBuilder {
+        let request = self
+            .app
+            .api
+            .with_authorization(authorization)
+            .request(op.method.clone(), &fixture.path(&op.path));
+        match fixture.body(op.entry.body) {
+            Some(body) => request.json(&body),
+            None => request,
+        }
+    }
+
+    /// `op` on a fresh fixture in `org`.
+    async fn call(
+        &self,
+        op: &Operation,
+        org: &str,
+        authorization: Option<&str>,
+    ) -> (Response, Fixture) {
+        let fixture = self.fixture(op, org).await;
+        let resp = self
+            .request(op, &fixture, authorization)
+            .send()
+            .await
+            .expect("send");
+        (resp, fixture)
+    }
+
+    /// A refused call left no trace: nothing registered, set or deleted.
+    async fn assert_untouched(&self, op: &Operation, fixture: &Fixture, context: &str) {
+        let org = &fixture.org;
+        match op.entry.effect {
+            Effect::Registers => {
+                let query = format!("external_id={}", fixture.new_external_id);
+                let page = self.admin.customers_page(org, &query).await;
+                assert_eq!(page["items"], json!([]), "{context}: nothing registered");
+            }
+            Effect::SetsSpecialTreatment => {
+                let path = special_treatment_path(org, fixture.customer_id());
+                let body = self.admin.get_json(&path).await;
+                assert_eq!(body, json!({"values": []}), "{context}: nothing set");
+            }
+            Effect::Deletes => {
+                let resp = self.admin.get_customer(org, fixture.customer_id()).await;
+                let context = format!("{context}: the customer is still there");
+                expect_status(resp, StatusCode::OK, &context).await;
+            }
+            Effect::None => {}
+        }
+    }
+
+    /// `op` in `org` with `token` succeeds.
+    async fn assert_allowed(&self, op: &Operation, org: &str, token: &str, context: &str) {
+        let (resp, _) = self.call(op, org, bearer(token).as_deref()).await;
+        let context = format!("{context}: {} in {org}", op.id);
+        expect_status(resp, op.entry.success, &context).await;
+    }
+
+    /// `op` in `org` with `token` is a 403 `forbidden` without effect.
+    async fn assert_forbidden(&self, op: &Operation, org: &str, token: &str, context: &str) {
+        let context = format!("{context}: {} in {org}", op.id);
+        let (resp, fixture) = self.call(op, org, bearer(token).as_deref()).await;
+        let resp = expect_status(resp, StatusCode::FORBIDDEN, &context).await;
+        assert_error(resp, StatusCode::FORBIDDEN, "forbidden").await;
+        self.assert_untouched(op, &fixture, &context).await;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -234,149 +624,7 @@ fn public_key_only(pem: &str) -> KeySettings {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A server with a signer it trusts.
-
-struct Server {
-    app: TestApp,
-    signer: Signer,
-    /// All scopes in [`ORG`] and [`OTHER_ORG`]: registers the customers calls act on.
-    admin: String,
-}
-
-impl Server {
-    async fn start(keys: KeySettings, signer: Signer) -> Server {
-        let app = spawn_app_with(|settings| settings.keys = keys).await;
-        let admin = signer.token(&[ORG, OTHER_ORG], ALL_SCOPES);
-        Server { app, signer, admin }
-    }
-
-    /// The default test server: HS256 with the test secret.
-    async fn hs256() -> Server {
-        Server::start(
-            KeySettings {
-                hs256_secret: Some(SECRET.as_bytes().to_vec()),
-                ..KeySettings::default()
-            },
-            Signer::hs256(SECRET.as_bytes()),
-        )
-        .await
-    }
-
-    fn token(&self, orgs: &[&str], scope: &str) -> String {
-        self.signer.token(orgs, scope)
-    }
-
-    /// Registers a customer in `org` and returns its id.
-    async fn customer(&self, org: &str) -> String {
-        let resp = self
-            .app
-            .anonymous(Method::POST, &format!("/v1/organizations/{org}/customers"))
-            .bearer_auth(&self.admin)
-            .json(&json!({ "external_id": format!("fixture-{}", uuid::Uuid::new_v4()) }))
-            .send()
-            .await
-            .expect("send");
-        let resp = expect_status(resp, StatusCode::CREATED, "register a fixture customer").await;
-        let created: Value = resp.json().await.expect("customer JSON");
-        created["id"].as_str().expect("id").to_owned()
-    }
-
-    async fn target(&self, org: &str) -> Target {
-        Target {
-            org: org.to_owned(),
-            customer_id: self.customer(org).await,
-            new_external_id: format!("new-{}", uuid::Uuid::new_v4()),
-        }
-    }
-
-    /// `op` on `target`, well formed, with this `Authorization` header (if any).
-    fn request(&self, op: Op, target: &Target, authorization: Option<&str>) -> RequestBuilder {
-        let mut req = self
-            .app
-            .anonymous(op.method(), &op.path(&target.org, &target.customer_id));
-        if let Some(value) = authorization {
-            req = req.header("authorization", value);
-        }
-        match op {
-            Op::PutTreatment => req.json(&json!({ "values": ["vip"] })),
-            Op::CreateCustomer => req.json(&json!({ "external_id": target.new_external_id })),
-            _ => req,
-        }
-    }
-
-    /// `op` on a fresh customer in `org`.
-    async fn call(&self, op: Op, org: &str, authorization: Option<&str>) -> (Response, Target) {
-        let target = self.target(org).await;
-        let resp = self
-            .request(op, &target, authorization)
-            .send()
-            .await
-            .expect("send");
-        (resp, target)
-    }
-
-    /// A refused call left no trace: nothing registered, set or deleted.
-    async fn assert_untouched(&self, op: Op, target: &Target, context: &str) {
-        let org = &target.org;
-        let get = |path: String| {
-            self.app
-                .anonymous(Method::GET, &path)
-                .bearer_auth(&self.admin)
-                .send()
-        };
-        match op {
-            Op::CreateCustomer => {
-                let path = format!(
-                    "/v1/organizations/{org}/customers?external_id={}",
-                    target.new_external_id
-                );
-                let resp = expect_status(get(path).await.unwrap(), StatusCode::OK, context).await;
-                let page: Value = resp.json().await.unwrap();
-                assert_eq!(page["items"], json!([]), "{context}: nothing registered");
-            }
-            Op::PutTreatment => {
-                let path = TestApp::treatment_path(org, &target.customer_id);
-                let resp = expect_status(get(path).await.unwrap(), StatusCode::OK, context).await;
-                let body: Value = resp.json().await.unwrap();
-                assert_eq!(body, json!({"values": []}), "{context}: nothing set");
-            }
-            Op::DeleteCustomer => {
-                let path = Op::GetCustomer.path(org, &target.customer_id);
-                let context = format!("{context}: the customer is still there");
-                expect_status(get(path).await.unwrap(), StatusCode::OK, &context).await;
-            }
-            Op::GetTreatment | Op::ListCustomers | Op::GetCustomer => {}
-        }
-    }
-
-    /// `op` in `org` with `token` succeeds.
-    async fn assert_allowed(&self, op: Op, org: &str, token: &str, context: &str) {
-        let (resp, _) = self.call(op, org, bearer(token).as_deref()).await;
-        expect_status(resp, op.success(), &format!("{context}: {op:?} in {org}")).await;
-    }
-
-    /// `op` in `org` with `token` is a 403 `forbidden` without effect.
-    async fn assert_forbidden(&self, op: Op, org: &str, token: &str, context: &str) {
-        let context = format!("{context}: {op:?} in {org}");
-        let (resp, target) = self.call(op, org, bearer(token).as_deref()).await;
-        let resp = expect_status(resp, StatusCode::FORBIDDEN, &context).await;
-        assert_error(resp, StatusCode::FORBIDDEN, "forbidden").await;
-        self.assert_untouched(op, &target, &context).await;
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Assertions.
-
-/// Panics with the body when the status is not `expected`.
-async fn expect_status(resp: Response, expected: StatusCode, context: &str) -> Response {
-    if resp.status() != expected {
-        let status = resp.status();
-        let body = resp.text().await.unwrap_or_default();
-        panic!("{context}: expected {expected}, got {status} {body}");
-    }
-    resp
-}
 
 /// A 401 `unauthorized` ErrorResponse with RFC 6750's challenge: `error="invalid_token"` when a
 /// bearer token was presented, the bare challenge when none was.
@@ -420,16 +668,97 @@ impl Case {
 /// Every case is a 401 on every operation, with no effect; the server's own well-formed token
 /// (checked first) succeeds on each, so each 401 is down to what its case breaks.
 async fn assert_all_unauthorized(server: &Server, cases: &[Case]) {
-    for op in OPS {
-        let valid = server.signer.sign(&claims(&[ORG], ALL_SCOPES));
+    let valid = server.signer.sign(&claims(&[ORG], ALL_SCOPES));
+    for op in &server.operations {
         server.assert_allowed(op, ORG, &valid, "control").await;
         for case in cases {
-            let context = format!("{}: {op:?}", case.name);
-            let (resp, target) = server.call(op, ORG, case.authorization.as_deref()).await;
+            let context = format!("{}: {}", case.name, op.id);
+            let (resp, fixture) = server.call(op, ORG, case.authorization.as_deref()).await;
             assert_unauthorized(resp, case.token_presented, &context).await;
-            server.assert_untouched(op, &target, &context).await;
+            server.assert_untouched(op, &fixture, &context).await;
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The matrix itself
+
+#[tokio::test]
+async fn the_matrix_covers_every_bearer_secured_operation_of_the_served_spec() {
+    // `Server::start` reads the served spec and refuses any disagreement with the matrix.
+    let server = Server::hs256().await;
+    let mut served: Vec<&str> = server.operations.iter().map(|op| op.id.as_str()).collect();
+    let mut covered: Vec<&str> = MATRIX.iter().map(|entry| entry.operation_id).collect();
+    served.sort_unstable();
+    covered.sort_unstable();
+    assert_eq!(served, covered);
+    assert!(
+        served.len() >= 6,
+        "v1's six operations at least: {served:?}"
+    );
+}
+
+/// The failures the matrix is there for: a new operation without a row, a row whose scope the
+/// description does not name, a row for an operation the spec has not.
+#[test]
+fn the_matrix_refuses_an_uncovered_operation_a_wrong_scope_and_a_stale_row() {
+    let spec = |operations: Value| {
+        json!({
+            "components": {"securitySchemes": {"BearerAuth": {"type": "http", "scheme": "bearer"}}},
+            "paths": operations,
+        })
+    };
+    let secured = |id: &str, description: &str, success: &str| {
+        json!({
+            "operationId": id,
+            "description": description,
+            "security": [{"BearerAuth": []}],
+            "responses": {success: {}},
+        })
+    };
+    let customers = "/v1/organizations/{org_id}/customers";
+    let customer = "/v1/organizations/{org_id}/customers/{customer_id}";
+    let treatment = "/v1/organizations/{org_id}/customers/{customer_id}/special-treatment";
+    let mut v1 = json!({
+        customers: {
+            "parameters": [{"name": "org_id", "in": "path", "required": true}],
+            "post": secured("createCustomer", "Requires scope `customers:write`.", "201"),
+            "get": secured("listCustomers", "Requires\nscope `customers:read`.", "200"),
+        },
+        customer: {
+            "get": secured("getCustomer", "Requires scope `customers:read`.", "200"),
+            "delete": secured("deleteCustomer", "Requires scope `customers:write`.", "204"),
+        },
+        treatment: {
+            "get": secured("getCustomerSpecialTreatment", "Requires scope `special-treatment:read`.", "200"),
+            "put": secured("setCustomerSpecialTreatment", "Requires scope\n`special-treatment:write`.", "204"),
+        },
+        "/healthz": {"get": {"operationId": "getHealth", "responses": {"200": {}}}},
+    });
+    let operations = secured_operations(&spec(v1.clone())).expect("v1 is covered");
+    assert_eq!(operations.len(), 6);
+
+    v1[customer]["patch"] = secured("updateCustomer", "Requires scope `customers:write`.", "200");
+    v1[customer]["get"]["description"] = json!("Requires scope `customers:write`.");
+    v1[treatment]
+        .as_object_mut()
+        .unwrap()
+        .remove("put")
+        .unwrap();
+    v1["/v1/organizations/{org_id}/open"] = json!({"get": {"operationId": "openDoor"}});
+    let problems = secured_operations(&spec(v1)).err().expect("refused");
+    for expected in [
+        "operation updateCustomer is not covered by the authorization matrix",
+        "operation getCustomer: the matrix says scope `customers:read`, its description names [\"customers:write\"]",
+        "the authorization matrix has setCustomerSpecialTreatment, which the spec has not",
+        "operation openDoor (GET /v1/organizations/{org_id}/open) is under /v1 but declares no bearer security",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.starts_with(expected)),
+            "{expected:?} in {problems:#?}"
+        );
+    }
+    assert_eq!(problems.len(), 4, "{problems:#?}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -571,9 +900,10 @@ async fn the_clock_leeway_tolerates_a_few_seconds_of_skew() {
     let slightly_early = server.signer.sign(&claims_with(|c| {
         c.insert("nbf".into(), json!(now() + 5));
     }));
+    let list = server.operation("listCustomers");
     for token in [slightly_expired, slightly_early] {
         server
-            .assert_allowed(Op::ListCustomers, ORG, &token, "within the leeway")
+            .assert_allowed(list, ORG, &token, "within the leeway")
             .await;
     }
 }
@@ -587,7 +917,7 @@ async fn a_token_without_the_organization_is_403_on_every_operation() {
     let other_org_only = server.token(&[OTHER_ORG], ALL_SCOPES);
     let no_org = server.token(&[], ALL_SCOPES);
     let prefix_only = server.token(&["acm"], ALL_SCOPES);
-    for op in OPS {
+    for op in &server.operations {
         for token in [&other_org_only, &no_org, &prefix_only] {
             server
                 .assert_forbidden(op, ORG, token, "org not granted")
@@ -599,17 +929,20 @@ async fn a_token_without_the_organization_is_403_on_every_operation() {
 #[tokio::test]
 async fn each_operation_needs_its_own_scope() {
     let server = Server::hs256().await;
-    for op in OPS {
-        let all_but: Vec<&str> = ALL_SCOPES
-            .split(' ')
-            .filter(|scope| *scope != op.scope())
-            .collect();
-        assert_eq!(all_but.len(), 3, "{op:?} needs one of the four scopes");
+    for op in &server.operations {
+        let scope = op.entry.scope;
+        let all_but: Vec<&str> = ALL_SCOPES.split(' ').filter(|s| *s != scope).collect();
+        assert_eq!(
+            all_but.len(),
+            ALL_SCOPES.split(' ').count() - 1,
+            "{} needs one of the scopes {ALL_SCOPES}",
+            op.id
+        );
         let without = server.token(&[ORG], &all_but.join(" "));
         server
             .assert_forbidden(op, ORG, &without, "every scope but the needed one")
             .await;
-        let only = server.token(&[ORG], op.scope());
+        let only = server.token(&[ORG], scope);
         server
             .assert_allowed(op, ORG, &only, "only the needed scope")
             .await;
@@ -620,7 +953,7 @@ async fn each_operation_needs_its_own_scope() {
 async fn a_wildcard_organization_grants_every_organization_but_not_every_scope() {
     let server = Server::hs256().await;
     let wildcard = server.token(&["*"], ALL_SCOPES);
-    for op in OPS {
+    for op in &server.operations {
         for org in [ORG, OTHER_ORG] {
             server
                 .assert_allowed(op, org, &wildcard, "orgs [\"*\"]")
@@ -628,19 +961,18 @@ async fn a_wildcard_organization_grants_every_organization_but_not_every_scope()
         }
     }
     // An organization nobody registered anything in yet.
-    let resp = server
+    let page = server
         .app
-        .anonymous(Method::GET, "/v1/organizations/initech.eu-1/customers")
-        .bearer_auth(&wildcard)
-        .send()
-        .await
-        .unwrap();
-    expect_status(resp, StatusCode::OK, "orgs [\"*\"], a new organization").await;
+        .api
+        .with_token(&wildcard)
+        .customers_page("initech.eu-1", "")
+        .await;
+    assert_eq!(page["items"], json!([]), "orgs [\"*\"], a new organization");
     // The wildcard grants organizations, not scopes.
     let wildcard_reader = server.token(&["*"], "customers:read");
     server
         .assert_forbidden(
-            Op::CreateCustomer,
+            server.operation("createCustomer"),
             OTHER_ORG,
             &wildcard_reader,
             "orgs [\"*\"]",
@@ -651,66 +983,68 @@ async fn a_wildcard_organization_grants_every_organization_but_not_every_scope()
 // ---------------------------------------------------------------------------------------------
 // Precedence
 
-/// Malformed requests, each with the operation it targets; with valid credentials each is a 400.
-fn malformed_requests(app: &TestApp, customer_id: &str) -> Vec<(&'static str, RequestBuilder)> {
-    let treatment = TestApp::treatment_path(ORG, customer_id);
-    let customers = format!("/v1/organizations/{ORG}/customers");
+/// Malformed requests, each with the operation it targets, without credentials; with valid
+/// credentials each is a 400.
+fn malformed_requests(api: &ApiClient, customer_id: &str) -> Vec<(&'static str, RequestBuilder)> {
+    let api = api.without_token();
+    let treatment = special_treatment_path(ORG, customer_id);
+    let customers = customers_path(ORG);
     vec![
         (
             "GET customer, bad UUID",
-            app.anonymous(Method::GET, &format!("{customers}/not-a-uuid")),
+            api.request(Method::GET, &customer_path(ORG, "not-a-uuid")),
         ),
         (
             "DELETE customer, bad UUID",
-            app.anonymous(Method::DELETE, &format!("{customers}/not-a-uuid")),
+            api.request(Method::DELETE, &customer_path(ORG, "not-a-uuid")),
         ),
         (
             "GET treatment, bad UUID",
-            app.anonymous(Method::GET, &TestApp::treatment_path(ORG, "not-a-uuid")),
+            api.request(Method::GET, &special_treatment_path(ORG, "not-a-uuid")),
         ),
         (
             "PUT treatment, bad UUID",
-            app.anonymous(Method::PUT, &TestApp::treatment_path(ORG, "not-a-uuid"))
+            api.request(Method::PUT, &special_treatment_path(ORG, "not-a-uuid"))
                 .json(&json!({"values": []})),
         ),
         (
             "PUT treatment, broken rule",
-            app.anonymous(Method::PUT, &treatment)
+            api.request(Method::PUT, &treatment)
                 .json(&json!({"values": ["vip", "vip"]})),
         ),
         (
             "PUT treatment, not JSON",
-            app.anonymous(Method::PUT, &treatment)
+            api.request(Method::PUT, &treatment)
                 .header("content-type", "application/json")
                 .body("{not json"),
         ),
         (
             "POST customer, broken rule",
-            app.anonymous(Method::POST, &customers)
+            api.request(Method::POST, &customers)
                 .json(&json!({"external_id": ""})),
         ),
         (
             "POST customer, unknown field",
-            app.anonymous(Method::POST, &customers)
+            api.request(Method::POST, &customers)
                 .json(&json!({"external_id": "x", "admin": true})),
         ),
         (
             "PUT treatment, wrong content type",
-            app.anonymous(Method::PUT, &treatment)
+            api.request(Method::PUT, &treatment)
                 .header("content-type", "text/plain")
                 .body(r#"{"values": []}"#),
         ),
         (
             "list, limit out of range",
-            app.anonymous(Method::GET, &format!("{customers}?limit=0")),
+            api.request(Method::GET, &format!("{customers}?limit=0")),
         ),
         (
             "list, cursor not issued",
-            app.anonymous(Method::GET, &format!("{customers}?cursor=%21%21")),
+            api.request(Method::GET, &format!("{customers}?cursor=%21%21")),
         ),
         (
             "list, bad org_id",
-            app.anonymous(Method::GET, "/v1/organizations/-bad-/customers"),
+            api.request(Method::GET, &customers_path("-bad-")),
         ),
     ]
 }
@@ -719,13 +1053,13 @@ fn malformed_requests(app: &TestApp, customer_id: &str) -> Vec<(&'static str, Re
 async fn a_missing_or_invalid_token_is_401_before_a_malformed_request_is_400() {
     let server = Server::hs256().await;
     let app = &server.app;
-    let customer_id = server.customer(ORG).await;
+    let customer_id = server.admin.new_customer(ORG).await;
     let garbage = "Bearer not-a-jwt";
     let expired = bearer(&server.signer.sign(&claims_with(|c| {
         c.insert("exp".into(), json!(now() - 3600));
     })))
     .unwrap();
-    for (name, req) in malformed_requests(app, &customer_id) {
+    for (name, req) in malformed_requests(&app.api, &customer_id) {
         // Control: with a valid token the request is a 400.
         let resp = req
             .try_clone()
@@ -758,42 +1092,44 @@ async fn a_missing_or_invalid_token_is_401_before_a_malformed_request_is_400() {
 #[tokio::test]
 async fn forbidden_is_decided_before_the_customer_is_looked_up() {
     let server = Server::hs256().await;
-    let existing = server.customer(ORG).await;
-    let missing = uuid::Uuid::now_v7().to_string();
+    let admin = server.token(&[ORG, OTHER_ORG], ALL_SCOPES);
     let other_org = server.token(&[OTHER_ORG], ALL_SCOPES);
-    for op in OPS.into_iter().filter(|op| op.names_a_customer()) {
-        let target = |customer_id: &str| Target {
-            org: ORG.to_owned(),
-            customer_id: customer_id.to_owned(),
-            new_external_id: String::new(),
-        };
-        // Control: the customer does not exist.
+    let named = server.operations.iter().filter(|op| op.names_a_resource());
+    for op in named {
+        let existing = server.fixture(op, ORG).await;
+        let missing = server.fixture_with(op, ORG, Param::missing);
+        // Control: it does not exist.
         let resp = server
-            .request(op, &target(&missing), bearer(&server.admin).as_deref())
+            .request(op, &missing, bearer(&admin).as_deref())
             .send()
             .await
             .unwrap();
         assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
 
-        let all_but_needed = ALL_SCOPES.replace(op.scope(), "");
+        let all_but_needed = ALL_SCOPES.replace(op.entry.scope, "");
         let lacking_scope = server.token(&[ORG], &all_but_needed);
         for (name, token) in [("other org", &other_org), ("scope missing", &lacking_scope)] {
             let mut messages = Vec::new();
-            for customer_id in [&missing, &existing] {
+            for fixture in [&missing, &existing] {
                 let resp = server
-                    .request(op, &target(customer_id), bearer(token).as_deref())
+                    .request(op, fixture, bearer(token).as_deref())
                     .send()
                     .await
                     .unwrap();
-                let context = format!("{op:?}, {name}, customer {customer_id}");
+                let path = fixture.path(&op.path);
+                let context = format!("{}, {name}, {path}", op.id);
                 let resp = expect_status(resp, StatusCode::FORBIDDEN, &context).await;
                 let body = assert_error(resp, StatusCode::FORBIDDEN, "forbidden").await;
                 messages.push(body["message"].clone());
             }
             assert_eq!(
                 messages[0], messages[1],
-                "{op:?}, {name}: a 403 does not tell whether the customer exists"
+                "{}, {name}: a 403 does not tell whether the resource exists",
+                op.id
             );
+            server
+                .assert_untouched(op, &existing, &format!("{}, {name}", op.id))
+                .await;
         }
     }
 }
@@ -803,11 +1139,10 @@ async fn forbidden_is_decided_before_the_customer_is_looked_up() {
 #[tokio::test]
 async fn a_malformed_request_is_400_even_when_it_would_also_be_403() {
     let server = Server::hs256().await;
-    let app = &server.app;
-    let customer_id = server.customer(ORG).await;
+    let customer_id = server.admin.new_customer(ORG).await;
     let read_only = server.token(&[ORG], "customers:read special-treatment:read");
     let other_org = server.token(&[OTHER_ORG], ALL_SCOPES);
-    for (name, req) in malformed_requests(app, &customer_id) {
+    for (name, req) in malformed_requests(&server.app.api, &customer_id) {
         for token in [&read_only, &other_org] {
             let resp = req.try_clone().unwrap().bearer_auth(token).send().await;
             let resp = expect_status(resp.unwrap(), StatusCode::BAD_REQUEST, name).await;
@@ -820,12 +1155,11 @@ async fn a_malformed_request_is_400_even_when_it_would_also_be_403() {
     }
     // Control: well-formed, the same callers are refused.
     for token in [&read_only, &other_org] {
-        server
-            .assert_forbidden(Op::CreateCustomer, ORG, token, "well formed")
-            .await;
-        server
-            .assert_forbidden(Op::PutTreatment, ORG, token, "well formed")
-            .await;
+        for id in ["createCustomer", "setCustomerSpecialTreatment"] {
+            server
+                .assert_forbidden(server.operation(id), ORG, token, "well formed")
+                .await;
+        }
     }
 }
 
@@ -839,7 +1173,7 @@ async fn rs256_tokens_verify_against_the_configured_rsa_public_key() {
     for public_pem in [&rsa.public_pem, pkcs1_public_pem] {
         let server = Server::start(public_key_only(public_pem), rsa.signer.clone()).await;
         let token = server.token(&[ORG], ALL_SCOPES);
-        for op in OPS {
+        for op in &server.operations {
             server.assert_allowed(op, ORG, &token, "RS256").await;
         }
         let tampered = with_payload(
@@ -854,7 +1188,11 @@ async fn rs256_tokens_verify_against_the_configured_rsa_public_key() {
             ),
         ] {
             let (resp, _) = server
-                .call(Op::ListCustomers, ORG, bearer(&token).as_deref())
+                .call(
+                    server.operation("listCustomers"),
+                    ORG,
+                    bearer(&token).as_deref(),
+                )
                 .await;
             assert_unauthorized(resp, true, name).await;
         }
@@ -867,7 +1205,7 @@ async fn es256_tokens_verify_against_the_configured_ec_public_key() {
     let (rsa, _) = &*RSA_KEY;
     let server = Server::start(public_key_only(&ec.public_pem), ec.signer.clone()).await;
     let token = server.token(&[ORG], ALL_SCOPES);
-    for op in OPS {
+    for op in &server.operations {
         server.assert_allowed(op, ORG, &token, "ES256").await;
     }
     let another_ec_key = ec_key_pair();
@@ -882,7 +1220,11 @@ async fn es256_tokens_verify_against_the_configured_ec_public_key() {
         ),
     ] {
         let (resp, _) = server
-            .call(Op::ListCustomers, ORG, bearer(&token).as_deref())
+            .call(
+                server.operation("listCustomers"),
+                ORG,
+                bearer(&token).as_deref(),
+            )
             .await;
         assert_unauthorized(resp, true, name).await;
     }
@@ -904,12 +1246,21 @@ async fn with_a_secret_and_a_public_key_both_algorithms_are_accepted() {
     let rs256 = rsa.signer.token(&[ORG], ALL_SCOPES);
     for token in [&hs256, &rs256] {
         server
-            .assert_allowed(Op::ListCustomers, ORG, token, "HS256 or RS256")
+            .assert_allowed(
+                server.operation("listCustomers"),
+                ORG,
+                token,
+                "HS256 or RS256",
+            )
             .await;
     }
     let es256 = EC_KEY.signer.token(&[ORG], ALL_SCOPES);
     let (resp, _) = server
-        .call(Op::ListCustomers, ORG, bearer(&es256).as_deref())
+        .call(
+            server.operation("listCustomers"),
+            ORG,
+            bearer(&es256).as_deref(),
+        )
         .await;
     assert_unauthorized(resp, true, "ES256 not configured").await;
 }
@@ -982,17 +1333,20 @@ async fn the_token_command_mints_a_token_with_the_scopes_asked_for() {
         "an hour by default, {ttl} s left"
     );
 
-    server
-        .assert_allowed(Op::GetTreatment, ORG, &token, "granted scope")
-        .await;
-    for op in OPS.into_iter().filter(|op| *op != Op::GetTreatment) {
-        server
-            .assert_forbidden(op, ORG, &token, "scope not granted")
-            .await;
+    for op in &server.operations {
+        if op.entry.scope == "special-treatment:read" {
+            server
+                .assert_allowed(op, ORG, &token, "granted scope")
+                .await;
+            server
+                .assert_forbidden(op, OTHER_ORG, &token, "org not granted")
+                .await;
+        } else {
+            server
+                .assert_forbidden(op, ORG, &token, "scope not granted")
+                .await;
+        }
     }
-    server
-        .assert_forbidden(Op::GetTreatment, OTHER_ORG, &token, "org not granted")
-        .await;
 }
 
 #[tokio::test]
@@ -1015,7 +1369,7 @@ async fn the_token_command_grants_all_four_scopes_by_default() {
     let ttl = claims["exp"].as_u64().unwrap() as i64 - now() as i64;
     assert!((110..=120).contains(&ttl), "--ttl 120, {ttl} s left");
 
-    for op in OPS {
+    for op in &server.operations {
         for org in [ORG, OTHER_ORG] {
             server
                 .assert_allowed(op, org, &token, "default scopes")
@@ -1066,7 +1420,12 @@ async fn without_a_key_the_token_command_generates_a_secret_file_once_and_reuses
     .await;
     for token in [&first, &second] {
         server
-            .assert_allowed(Op::ListCustomers, ORG, token, "generated secret")
+            .assert_allowed(
+                server.operation("listCustomers"),
+                ORG,
+                token,
+                "generated secret",
+            )
             .await;
     }
 }
@@ -1082,15 +1441,9 @@ async fn serve_process(dir: &Path, env: &[(&str, &OsStr)]) -> ServerProcess {
     ServerProcess::start_with_env(&database_url, &env).await
 }
 
-/// `GET /v1/organizations/{ORG}/customers` with `token`.
+/// `listCustomers` in [`ORG`] with `token`.
 async fn list(server: &ServerProcess, token: &str) -> Response {
-    server
-        .client
-        .get(server.url(&format!("/v1/organizations/{ORG}/customers")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("send")
+    server.api.with_token(token).list_customers(ORG, "").await
 }
 
 #[tokio::test]
@@ -1105,17 +1458,10 @@ async fn a_server_process_without_a_key_accepts_tokens_from_its_generated_secret
     assert!(secret.len() >= 32);
 
     let token = mint(dir.path(), &["--org", ORG], &env).await;
-    let resp = server
-        .client
-        .post(server.url(&format!("/v1/organizations/{ORG}/customers")))
-        .bearer_auth(&token)
-        .json(&json!({"external_id": "from-the-process-test"}))
-        .send()
-        .await
-        .unwrap();
-    expect_status(resp, StatusCode::CREATED, "a token of the generated secret").await;
-    let resp = expect_status(list(&server, &token).await, StatusCode::OK, "list").await;
-    let page: Value = resp.json().await.unwrap();
+    // A token of the generated secret.
+    let api = server.api.with_token(&token);
+    api.register(ORG, "from-the-process-test").await;
+    let page = api.customers_page(ORG, "").await;
     assert_eq!(page["items"][0]["external_id"], "from-the-process-test");
 
     // The test secret is not what this server trusts.

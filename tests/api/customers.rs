@@ -2,66 +2,67 @@
 
 use std::collections::HashSet;
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{ALL_SCOPES, ORG, assert_error, detail_fields, spawn_app, token};
+use crate::{
+    client::{customer_path, id_of},
+    helpers::{ALL_SCOPES, ORG, assert_error, detail_fields, spawn_app, token},
+};
 
-fn customers_path(org: &str) -> String {
-    format!("/v1/organizations/{org}/customers")
-}
+const OTHER_ORG: &str = "globex";
 
 #[tokio::test]
 async fn create_answers_201_with_location_and_the_customer() {
     let app = spawn_app().await;
     let resp = app
-        .request(Method::POST, &customers_path(ORG))
-        .json(&json!({"external_id": "crm-1", "display_name": "Ada Lovelace"}))
-        .send()
-        .await
-        .unwrap();
+        .api
+        .create_customer(
+            ORG,
+            &json!({"external_id": "crm-1", "display_name": "Ada Lovelace"}),
+        )
+        .await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     assert_eq!(resp.headers()["cache-control"], "no-store");
     let location = resp.headers()["location"].to_str().unwrap().to_owned();
     let created: Value = resp.json().await.unwrap();
     let id = created["id"].as_str().unwrap();
     assert!(uuid::Uuid::parse_str(id).is_ok());
-    assert_eq!(location, format!("/v1/organizations/{ORG}/customers/{id}"));
+    assert_eq!(location, customer_path(ORG, id));
     assert_eq!(created["external_id"], "crm-1");
     assert_eq!(created["display_name"], "Ada Lovelace");
     assert!(created["created_at"].is_string() && created["updated_at"].is_string());
 
-    let fetched: Value = app.get_json(&location).await;
+    let fetched: Value = app.api.get_json(&location).await;
     assert_eq!(fetched, created, "GET answers what POST answered");
 }
 
 #[tokio::test]
 async fn display_name_is_optional_and_null_when_absent() {
     let app = spawn_app().await;
-    let created = app.create_customer(ORG, "crm-2").await;
+    let created = app.api.register(ORG, "crm-2").await;
     assert_eq!(created["display_name"], Value::Null);
-    let resp = app
-        .request(Method::POST, &customers_path(ORG))
-        .json(&json!({"external_id": "crm-3", "display_name": null}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::CREATED);
+    let explicit_null = app
+        .api
+        .create_customer_ok(ORG, &json!({"external_id": "crm-3", "display_name": null}))
+        .await;
+    assert_eq!(explicit_null["display_name"], Value::Null);
 }
 
 #[tokio::test]
 async fn a_duplicate_external_id_is_a_409_within_the_organization_only() {
     let app = spawn_app().await;
-    app.create_customer(ORG, "crm-dup").await;
+    app.api.register(ORG, "crm-dup").await;
     let resp = app
-        .request(Method::POST, &customers_path(ORG))
-        .json(&json!({"external_id": "crm-dup"}))
-        .send()
-        .await
-        .unwrap();
+        .api
+        .create_customer(ORG, &json!({"external_id": "crm-dup"}))
+        .await;
     assert_error(resp, StatusCode::CONFLICT, "conflict").await;
     // Another organization has its own namespace of external ids.
-    app.create_customer("globex", "crm-dup").await;
+    app.api
+        .with_token(&token(&[OTHER_ORG], ALL_SCOPES))
+        .register(OTHER_ORG, "crm-dup")
+        .await;
 }
 
 #[tokio::test]
@@ -86,29 +87,28 @@ async fn body_rules_are_400_naming_each_field() {
         (json!([{"external_id": "ok"}]), vec!["body"]),
     ];
     for (payload, fields) in cases {
-        let resp = app
-            .request(Method::POST, &customers_path(ORG))
-            .json(&payload)
-            .send()
-            .await
-            .unwrap();
+        let resp = app.api.create_customer(ORG, &payload).await;
         let body = assert_error(resp, StatusCode::BAD_REQUEST, "invalid_request_body").await;
         assert_eq!(detail_fields(&body), fields, "details for {payload}");
     }
-    let list: Value = app.get_json(&customers_path(ORG)).await;
+    let list = app.api.customers_page(ORG, "").await;
     assert_eq!(list["items"], json!([]), "nothing was registered");
 }
 
 #[tokio::test]
 async fn limits_count_characters() {
     let app = spawn_app().await;
-    let resp = app
-        .request(Method::POST, &customers_path(ORG))
-        .json(&json!({"external_id": "é".repeat(128), "display_name": "名".repeat(200)}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::CREATED);
+    let external_id = "é".repeat(128);
+    let display_name = "名".repeat(200);
+    let created = app
+        .api
+        .create_customer_ok(
+            ORG,
+            &json!({"external_id": external_id, "display_name": display_name}),
+        )
+        .await;
+    assert_eq!(created["external_id"], external_id.as_str());
+    assert_eq!(created["display_name"], display_name.as_str());
 }
 
 #[tokio::test]
@@ -116,30 +116,26 @@ async fn list_walks_every_customer_once_in_stable_order() {
     let app = spawn_app().await;
     let mut created = Vec::new();
     for i in 0..7 {
-        created.push(
-            app.create_customer(ORG, &format!("crm-{i}")).await["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        created.push(id_of(&app.api.register(ORG, &format!("crm-{i}")).await));
     }
-    app.create_customer("globex", "not-in-acme").await;
+    app.api
+        .with_token(&token(&[OTHER_ORG], ALL_SCOPES))
+        .register(OTHER_ORG, "not-in-acme")
+        .await;
 
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     let mut pages = 0;
     loop {
-        let mut path = format!("{}?limit=3", customers_path(ORG));
+        let mut query = "limit=3".to_owned();
         if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={c}"));
+            query.push_str(&format!("&cursor={c}"));
         }
-        let resp = app.request(Method::GET, &path).send().await.unwrap();
-        assert_eq!(resp.status(), StatusCode::OK);
-        let page: Value = resp.json().await.unwrap();
+        let page = app.api.customers_page(ORG, &query).await;
         pages += 1;
         let items = page["items"].as_array().unwrap();
         assert!(items.len() <= 3);
-        seen.extend(items.iter().map(|c| c["id"].as_str().unwrap().to_owned()));
+        seen.extend(items.iter().map(id_of));
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
             None => {
@@ -159,11 +155,9 @@ async fn list_walks_every_customer_once_in_stable_order() {
 async fn an_exact_page_ends_with_a_null_cursor() {
     let app = spawn_app().await;
     for i in 0..2 {
-        app.create_customer(ORG, &format!("crm-{i}")).await;
+        app.api.register(ORG, &format!("crm-{i}")).await;
     }
-    let page: Value = app
-        .get_json(&format!("{}?limit=2", customers_path(ORG)))
-        .await;
+    let page = app.api.customers_page(ORG, "limit=2").await;
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
     assert!(page["next_cursor"].is_null());
 }
@@ -173,36 +167,23 @@ async fn list_defaults_to_fifty_and_bounds_limit() {
     let app = spawn_app().await;
     let ids: HashSet<String> = futures::future::join_all((0..51).map(|i| {
         let app = &app;
-        async move {
-            app.create_customer(ORG, &format!("crm-{i}")).await["id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        }
+        async move { id_of(&app.api.register(ORG, &format!("crm-{i}")).await) }
     }))
     .await
     .into_iter()
     .collect();
     assert_eq!(ids.len(), 51);
-    let page: Value = app.get_json(&customers_path(ORG)).await;
+    let page = app.api.customers_page(ORG, "").await;
     assert_eq!(page["items"].as_array().unwrap().len(), 50);
     assert!(page["next_cursor"].is_string());
 
     for bad in ["0", "201", "-1", "abc", "1.5"] {
-        let resp = app
-            .request(Method::GET, &format!("{}?limit={bad}", customers_path(ORG)))
-            .send()
-            .await
-            .unwrap();
+        let resp = app.api.list_customers(ORG, &format!("limit={bad}")).await;
         let body = assert_error(resp, StatusCode::BAD_REQUEST, "invalid_parameter").await;
         assert_eq!(detail_fields(&body), ["limit"], "limit={bad}");
     }
-    let resp = app
-        .request(Method::GET, &format!("{}?limit=200", customers_path(ORG)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
+    let page = app.api.customers_page(ORG, "limit=200").await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 51);
 }
 
 #[tokio::test]
@@ -215,14 +196,7 @@ async fn a_cursor_the_server_did_not_issue_is_a_400() {
         "AAAAAAAAAAAAAAAAAAAAAA=",
         "AAAAAAAAAAAAAAAAAAAAAAA",
     ] {
-        let resp = app
-            .request(
-                Method::GET,
-                &format!("{}?cursor={bad}", customers_path(ORG)),
-            )
-            .send()
-            .await
-            .unwrap();
+        let resp = app.api.list_customers(ORG, &format!("cursor={bad}")).await;
         let body = assert_error(resp, StatusCode::BAD_REQUEST, "invalid_parameter").await;
         assert_eq!(detail_fields(&body), ["cursor"]);
     }
@@ -231,54 +205,53 @@ async fn a_cursor_the_server_did_not_issue_is_a_400() {
 #[tokio::test]
 async fn external_id_filters_exactly() {
     let app = spawn_app().await;
-    let wanted = app.create_customer(ORG, "crm-42").await;
-    app.create_customer(ORG, "crm-420").await;
-    app.create_customer("globex", "crm-42").await;
-    let page: Value = app
-        .get_json(&format!("{}?external_id=crm-42", customers_path(ORG)))
+    let wanted = app.api.register(ORG, "crm-42").await;
+    app.api.register(ORG, "crm-420").await;
+    app.api
+        .with_token(&token(&[OTHER_ORG], ALL_SCOPES))
+        .register(OTHER_ORG, "crm-42")
         .await;
+    let page = app.api.customers_page(ORG, "external_id=crm-42").await;
     assert_eq!(page["items"], json!([wanted]));
     assert!(page["next_cursor"].is_null());
-    let none: Value = app
-        .get_json(&format!("{}?external_id=CRM-42", customers_path(ORG)))
-        .await;
+    let none = app.api.customers_page(ORG, "external_id=CRM-42").await;
     assert_eq!(none["items"], json!([]));
 }
 
 #[tokio::test]
 async fn delete_removes_the_customer_and_its_treatment() {
     let app = spawn_app().await;
-    let created = app.create_customer(ORG, "crm-del").await;
-    let id = created["id"].as_str().unwrap();
-    app.put_treatment(id, json!({"values": ["vip"]})).await;
+    let created = app.api.register(ORG, "crm-del").await;
+    let id = id_of(&created);
+    app.api.set_special_treatment(ORG, &id, &["vip"]).await;
 
-    let path = format!("{}/{id}", customers_path(ORG));
-    let resp = app.request(Method::DELETE, &path).send().await.unwrap();
+    let resp = app.api.delete_customer(ORG, &id).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert_error(
-        app.request(Method::GET, &path).send().await.unwrap(),
+        app.api.get_customer(ORG, &id).await,
         StatusCode::NOT_FOUND,
         "not_found",
     )
     .await;
     assert_error(
-        app.get_treatment(id).await,
+        app.api.get_customer_special_treatment(ORG, &id).await,
         StatusCode::NOT_FOUND,
         "not_found",
     )
     .await;
     assert_error(
-        app.request(Method::DELETE, &path).send().await.unwrap(),
+        app.api.delete_customer(ORG, &id).await,
         StatusCode::NOT_FOUND,
         "not_found",
     )
     .await;
 
     // The external id is free again, and the new customer starts with no treatment.
-    let again = app.create_customer(ORG, "crm-del").await;
+    let again = app.api.register(ORG, "crm-del").await;
     assert_ne!(again["id"], created["id"]);
     assert!(
-        app.treatment_values(again["id"].as_str().unwrap())
+        app.api
+            .special_treatment(ORG, &id_of(&again))
             .await
             .is_empty()
     );
@@ -287,29 +260,23 @@ async fn delete_removes_the_customer_and_its_treatment() {
 #[tokio::test]
 async fn a_customer_is_invisible_from_another_organization() {
     let app = spawn_app().await;
-    let created = app.create_customer(ORG, "crm-private").await;
-    let id = created["id"].as_str().unwrap();
-    let other = token(&["globex"], ALL_SCOPES);
-    let path = format!("{}/{id}", customers_path("globex"));
-    for method in [Method::GET, Method::DELETE] {
-        let resp = app
-            .anonymous(method, &path)
-            .bearer_auth(&other)
-            .send()
-            .await
-            .unwrap();
-        assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
-    }
-    let page: Value = app
-        .anonymous(Method::GET, &customers_path("globex"))
-        .bearer_auth(&other)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = app.api.register(ORG, "crm-private").await;
+    let id = id_of(&created);
+    let other = app.api.with_token(&token(&[OTHER_ORG], ALL_SCOPES));
+    assert_error(
+        other.get_customer(OTHER_ORG, &id).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    assert_error(
+        other.delete_customer(OTHER_ORG, &id).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let page = other.customers_page(OTHER_ORG, "").await;
     assert_eq!(page["items"], json!([]));
-    let still: Value = app.get_json(&format!("{}/{id}", customers_path(ORG))).await;
+    let still = app.api.customer(ORG, &id).await;
     assert_eq!(still, created);
 }

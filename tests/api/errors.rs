@@ -3,7 +3,10 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{ORG, TestApp, assert_error, detail_fields, spawn_app};
+use crate::{
+    client::{customer_path, customers_path, special_treatment_path},
+    helpers::{ALL_SCOPES, ORG, assert_error, detail_fields, spawn_app, token},
+};
 
 #[tokio::test]
 async fn an_unknown_route_is_a_json_404() {
@@ -14,7 +17,7 @@ async fn an_unknown_route_is_a_json_404() {
         "/v1/organizations/acme",
         "/v1/organizations/acme/customers/x/y/z",
     ] {
-        let resp = app.request(Method::GET, path).send().await.unwrap();
+        let resp = app.api.request(Method::GET, path).send().await.unwrap();
         assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
     }
 }
@@ -26,23 +29,19 @@ async fn a_wrong_method_is_a_json_405_with_allow() {
     let cases = [
         (
             Method::PATCH,
-            TestApp::treatment_path(ORG, &id.to_string()),
+            special_treatment_path(ORG, &id.to_string()),
             "GET, PUT",
         ),
-        (
-            Method::DELETE,
-            format!("/v1/organizations/{ORG}/customers"),
-            "POST, GET",
-        ),
+        (Method::DELETE, customers_path(ORG), "POST, GET"),
         (
             Method::PUT,
-            format!("/v1/organizations/{ORG}/customers/{id}"),
+            customer_path(ORG, &id.to_string()),
             "GET, DELETE",
         ),
         (Method::POST, "/healthz".to_owned(), "GET"),
     ];
     for (method, path, allow) in cases {
-        let resp = app.request(method.clone(), &path).send().await.unwrap();
+        let resp = app.api.request(method.clone(), &path).send().await.unwrap();
         assert_eq!(resp.headers()["allow"], allow, "{method} {path}");
         assert_error(resp, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
     }
@@ -52,7 +51,7 @@ async fn a_wrong_method_is_a_json_405_with_allow() {
 async fn a_customer_id_that_is_not_a_uuid_is_an_invalid_parameter() {
     let app = spawn_app().await;
     for id in ["not-a-uuid", ""] {
-        let resp = app.get_treatment(id).await;
+        let resp = app.api.get_customer_special_treatment(ORG, id).await;
         let body = assert_error(resp, StatusCode::BAD_REQUEST, "invalid_parameter").await;
         assert_eq!(detail_fields(&body), ["customer_id"], "customer id {id:?}");
     }
@@ -64,32 +63,24 @@ async fn a_malformed_org_id_is_an_invalid_parameter() {
     let id = uuid::Uuid::new_v4().to_string();
     let too_long = "a".repeat(65);
     for org in ["-leading-dash", "with%20space", "%C3%A9", too_long.as_str()] {
-        let resp = app
-            .request(Method::GET, &TestApp::treatment_path(org, &id))
-            .send()
-            .await
-            .unwrap();
+        let resp = app.api.get_customer_special_treatment(org, &id).await;
         let body = assert_error(resp, StatusCode::BAD_REQUEST, "invalid_parameter").await;
         assert_eq!(detail_fields(&body), ["org_id"], "org_id {org}");
     }
     let longest = "a".repeat(64);
     let resp = app
-        .anonymous(Method::GET, &TestApp::treatment_path(&longest, &id))
-        .bearer_auth(crate::helpers::token(
-            &[&longest],
-            crate::helpers::ALL_SCOPES,
-        ))
-        .send()
-        .await
-        .unwrap();
+        .api
+        .with_token(&token(&[&longest], ALL_SCOPES))
+        .get_customer_special_treatment(&longest, &id)
+        .await;
     assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
 }
 
 #[tokio::test]
 async fn framework_body_failures_are_invalid_request_body() {
     let app = spawn_app().await;
-    let id = app.customer_id().await;
-    let path = TestApp::treatment_path(ORG, &id);
+    let id = app.api.new_customer(ORG).await;
+    let path = special_treatment_path(ORG, &id);
     let cases: Vec<(Option<&str>, &str)> = vec![
         (Some("application/json"), "{not json"),
         (Some("application/json"), ""),
@@ -98,24 +89,25 @@ async fn framework_body_failures_are_invalid_request_body() {
         (None, "{\"values\": []}"),
     ];
     for (content_type, payload) in cases {
-        let mut req = app.request(Method::PUT, &path).body(payload.to_owned());
+        let mut req = app.api.request(Method::PUT, &path).body(payload.to_owned());
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);
         }
         let resp = req.send().await.unwrap();
         assert_error(resp, StatusCode::BAD_REQUEST, "invalid_request_body").await;
     }
-    assert!(app.treatment_values(&id).await.is_empty());
+    assert!(app.api.special_treatment(ORG, &id).await.is_empty());
 }
 
 #[tokio::test]
 async fn a_body_over_64_kib_is_a_413_declared_or_streamed() {
     let app = spawn_app().await;
-    let id = app.customer_id().await;
-    let path = TestApp::treatment_path(ORG, &id);
+    let id = app.api.new_customer(ORG).await;
+    let path = special_treatment_path(ORG, &id);
     let big = format!("{{\"values\": [\"{}\"]}}", "x".repeat(70 * 1024));
 
     let resp = app
+        .api
         .request(Method::PUT, &path)
         .header("content-type", "application/json")
         .body(big.clone())
@@ -131,6 +123,7 @@ async fn a_body_over_64_kib_is_a_413_declared_or_streamed() {
         .map(|c| Ok(c.to_vec()))
         .collect();
     let resp = app
+        .api
         .request(Method::PUT, &path)
         .header("content-type", "application/json")
         .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
@@ -142,6 +135,7 @@ async fn a_body_over_64_kib_is_a_413_declared_or_streamed() {
     // Just under the limit is parsed (and refused for its rules, not its size).
     let near = format!("{{\"values\": [\"{}\"]}}", "x".repeat(60 * 1024));
     let resp = app
+        .api
         .request(Method::PUT, &path)
         .header("content-type", "application/json")
         .body(near)
@@ -155,6 +149,7 @@ async fn a_body_over_64_kib_is_a_413_declared_or_streamed() {
 async fn request_ids_are_echoed_when_sane_and_generated_otherwise() {
     let app = spawn_app().await;
     let resp = app
+        .api
         .request(Method::GET, "/nope")
         .header("x-request-id", "trace-123.abc")
         .send()
@@ -165,33 +160,39 @@ async fn request_ids_are_echoed_when_sane_and_generated_otherwise() {
     assert_eq!(body["request_id"], "trace-123.abc");
 
     let resp = app
-        .request(Method::GET, "/healthz")
+        .api
+        .get_health()
         .header("x-request-id", "bad id with spaces")
-        .send()
-        .await
-        .unwrap();
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
     let generated = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert_ne!(generated, "bad id with spaces");
     assert!(uuid::Uuid::parse_str(&generated).is_ok());
 
-    let a = app.request(Method::GET, "/healthz").send().await.unwrap();
-    let b = app.request(Method::GET, "/healthz").send().await.unwrap();
+    let a = app.api.get_health().await;
+    let b = app.api.get_health().await;
     assert_ne!(a.headers()["x-request-id"], b.headers()["x-request-id"]);
 }
 
 #[tokio::test]
 async fn v1_answers_are_not_cacheable_and_probes_answer() {
     let app = spawn_app().await;
-    let id = app.customer_id().await;
-    let resp = app.get_treatment(&id).await;
+    let id = app.api.new_customer(ORG).await;
+    let resp = app.api.get_customer_special_treatment(ORG, &id).await;
+    assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["cache-control"], "no-store");
-    let resp = app.get_treatment("not-a-uuid").await;
+    let resp = app
+        .api
+        .get_customer_special_treatment(ORG, "not-a-uuid")
+        .await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert_eq!(resp.headers()["cache-control"], "no-store");
 
-    let resp = app.anonymous(Method::GET, "/healthz").send().await.unwrap();
+    let probes = app.api.without_token();
+    let resp = probes.get_health().await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.json::<Value>().await.unwrap(), json!({"status": "ok"}));
-    let resp = app.anonymous(Method::GET, "/readyz").send().await.unwrap();
+    let resp = probes.get_readiness().await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(
         resp.json::<Value>().await.unwrap(),
@@ -202,9 +203,9 @@ async fn v1_answers_are_not_cacheable_and_probes_answer() {
 #[tokio::test]
 async fn a_bad_request_never_breaks_the_server() {
     let app = spawn_app().await;
-    let id = app.customer_id().await;
-    app.put_treatment(&id, json!({"values": ["kept"]})).await;
-    let path = TestApp::treatment_path(ORG, &id);
+    let id = app.api.new_customer(ORG).await;
+    app.api.set_special_treatment(ORG, &id, &["kept"]).await;
+    let path = special_treatment_path(ORG, &id);
     let nasty = [
         "{\"values\": [\"\\ud800\"]}",
         "{\"values\": 1e999}",
@@ -222,5 +223,9 @@ async fn a_bad_request_never_breaks_the_server() {
             .unwrap();
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{payload}");
     }
-    assert_eq!(app.treatment_values(&id).await, ["kept"], "nothing lost");
+    assert_eq!(
+        app.api.special_treatment(ORG, &id).await,
+        ["kept"],
+        "nothing lost"
+    );
 }

@@ -2,14 +2,18 @@
 //! timeout, a network outage between the server and PostgreSQL (through [`Proxy`]), a row the
 //! code cannot decode. Timed assertions are generous: CI shares two cores.
 
-use std::time::{Duration, Instant};
+use std::{
+    future::IntoFuture,
+    time::{Duration, Instant},
+};
 
 use futures::future::join_all;
-use reqwest::{Method, Response, StatusCode};
+use reqwest::{Response, StatusCode};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::{
+    client::{Call, id_of},
     helpers::{
         LockHolder, ORG, TestApp, TestDb, assert_error, direct_connection, postgres_or_skip,
         spawn_app_with, start, test_settings,
@@ -28,10 +32,10 @@ fn retry_after(resp: &Response) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Sends `request`, returning the answer and how long it took.
-async fn timed(request: reqwest::RequestBuilder) -> (Response, Duration) {
+/// Makes `call`, returning the answer and how long it took.
+async fn timed(call: Call) -> (Response, Duration) {
     let started = Instant::now();
-    let resp = request.send().await.expect("send");
+    let resp = call.await;
     (resp, started.elapsed())
 }
 
@@ -49,7 +53,7 @@ async fn assert_unavailable(resp: Response) {
 async fn wait_until_ready(app: &TestApp, limit: Duration) -> Duration {
     let started = Instant::now();
     loop {
-        let resp = app.anonymous(Method::GET, "/readyz").send().await.unwrap();
+        let resp = app.api.without_token().get_readiness().await;
         if resp.status() == StatusCode::OK {
             return started.elapsed();
         }
@@ -65,15 +69,14 @@ async fn wait_until_ready(app: &TestApp, limit: Duration) -> Duration {
 /// `count` requests at once (GETs and PUTs of `id`'s treatment); their statuses and the
 /// slowest answer.
 async fn burst(app: &TestApp, id: &str, count: usize) -> (Vec<Response>, Duration) {
-    let path = TestApp::treatment_path(ORG, id);
     let answers = join_all((0..count).map(|i| {
-        let request = if i % 2 == 0 {
-            app.request(Method::GET, &path)
+        let call = if i % 2 == 0 {
+            app.api.get_customer_special_treatment(ORG, id)
         } else {
-            app.request(Method::PUT, &path)
-                .json(&json!({"values": [format!("burst-{i}")]}))
+            let body = json!({"values": [format!("burst-{i}")]});
+            app.api.set_customer_special_treatment(ORG, id, &body)
         };
-        timed(request)
+        timed(call)
     }))
     .await;
     let slowest = answers.iter().map(|(_, took)| *took).max().unwrap();
@@ -85,7 +88,7 @@ async fn a_saturated_pool_answers_503_within_the_acquire_timeout_then_fails_fast
     // PostgreSQL: one pool serves reads and writes, so a write waiting on a row lock can hold
     // the only connection. (SQLite's writes have connections of their own, so they cannot
     // starve the reads: see the next test.)
-    let Some((db, url)) = postgres_or_skip("saturated pool").await else {
+    let Some((db, url)) = postgres_or_skip("its pool serves reads and writes alike").await else {
         return;
     };
     let acquire = Duration::from_millis(1000);
@@ -95,24 +98,20 @@ async fn a_saturated_pool_answers_503_within_the_acquire_timeout_then_fails_fast
     settings.repo.statement_timeout = Duration::from_secs(5);
     let app = start(settings, db).await;
     let url = app.settings.repo.database_url.clone();
-    let held = app.create_customer(ORG, "held").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let other = app.customer_id().await;
+    let held = id_of(&app.api.register(ORG, "held").await);
+    let other = app.api.new_customer(ORG).await;
 
     // The PUT takes the pool's only connection and waits for the lock with it.
     let holder = LockHolder::lock(&url, "held").await;
-    let put = tokio::spawn({
-        let request = app
-            .request(Method::PUT, &TestApp::treatment_path(ORG, &held))
-            .json(&json!({"values": ["waiting"]}));
-        async move { request.send().await.expect("send").status() }
-    });
+    let put = tokio::spawn(
+        app.api
+            .set_customer_special_treatment(ORG, &held, &json!({"values": ["waiting"]}))
+            .into_future(),
+    );
     holder.wait_for_waiters(1).await;
 
     // No connection within the acquire timeout: 503 with Retry-After.
-    let (resp, took) = timed(app.request(Method::GET, &TestApp::treatment_path(ORG, &other))).await;
+    let (resp, took) = timed(app.api.get_customer_special_treatment(ORG, &other)).await;
     assert_unavailable(resp).await;
     assert!(
         took >= acquire - Duration::from_millis(100) && took <= acquire + SLACK,
@@ -128,17 +127,20 @@ async fn a_saturated_pool_answers_503_within_the_acquire_timeout_then_fails_fast
         slowest < acquire / 2,
         "503s while saturated should not wait for a connection: slowest took {slowest:?}"
     );
-    let readyz = app.anonymous(Method::GET, "/readyz").send().await.unwrap();
+    let readyz = app.api.without_token().get_readiness().await;
     assert_unavailable(readyz).await;
-    let healthz = app.anonymous(Method::GET, "/healthz").send().await.unwrap();
+    let healthz = app.api.without_token().get_health().await;
     assert_eq!(healthz.status(), StatusCode::OK);
 
     // The connection frees up: the waiting PUT lands, and the service recovers by itself.
     holder.commit_with(json!(["holder"])).await;
-    assert_eq!(put.await.unwrap(), StatusCode::NO_CONTENT);
+    assert_eq!(put.await.unwrap().status(), StatusCode::NO_CONTENT);
     let recovery = wait_until_ready(&app, Duration::from_secs(5)).await;
-    assert_eq!(app.treatment_values(&held).await, ["waiting"]);
-    assert_eq!(app.get_treatment(&other).await.status(), StatusCode::OK);
+    assert_eq!(app.api.special_treatment(ORG, &held).await, ["waiting"]);
+    assert_eq!(
+        app.api.special_treatment(ORG, &other).await,
+        [] as [&str; 0]
+    );
     eprintln!(
         "saturated pool: first 503 after {took:?} (acquire timeout {acquire:?}); \
          20 concurrent 503s, slowest {slowest:?}; ready again {recovery:?} after the lock freed"
@@ -146,36 +148,27 @@ async fn a_saturated_pool_answers_503_within_the_acquire_timeout_then_fails_fast
 }
 
 /// SQLite: a write waiting for the write lock holds one of the writers' connections, never a
-/// reader's, so reads go on answering at once while it waits.
+/// reader's, so reads go on answering at once while it waits. (On SQLite whatever
+/// `TEST_DATABASE_URL` says; PostgreSQL: the test above.)
 #[tokio::test]
 async fn on_sqlite_reads_do_not_wait_behind_a_blocked_write() {
-    let app = spawn_app_with(|s| {
-        // The fewest SQLite takes: one connection to read, one to write.
-        s.repo.max_connections = 2;
-        s.repo.acquire_timeout = Duration::from_millis(1000);
-        s.repo.statement_timeout = Duration::from_secs(5);
-    })
-    .await;
-    if !app.settings.repo.database_url.starts_with("sqlite:") {
-        eprintln!("reads beside a blocked write: SQLite only (PostgreSQL: the test above)");
-        return;
-    }
-    let url = app.settings.repo.database_url.clone();
-    let held = app.create_customer(ORG, "held").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (db, url) = TestDb::sqlite();
+    let mut settings = test_settings(url.clone());
+    // The fewest SQLite takes: one connection to read, one to write.
+    settings.repo.max_connections = 2;
+    settings.repo.acquire_timeout = Duration::from_millis(1000);
+    settings.repo.statement_timeout = Duration::from_secs(5);
+    let app = start(settings, db).await;
+    let held = id_of(&app.api.register(ORG, "held").await);
     let holder = LockHolder::lock(&url, "held").await;
-    let put = tokio::spawn({
-        let request = app
-            .request(Method::PUT, &TestApp::treatment_path(ORG, &held))
-            .json(&json!({"values": ["waiting"]}));
-        async move { request.send().await.expect("send").status() }
-    });
+    let put = tokio::spawn(
+        app.api
+            .set_customer_special_treatment(ORG, &held, &json!({"values": ["waiting"]}))
+            .into_future(),
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
     for _ in 0..5 {
-        let (resp, took) =
-            timed(app.request(Method::GET, &TestApp::treatment_path(ORG, &held))).await;
+        let (resp, took) = timed(app.api.get_customer_special_treatment(ORG, &held)).await;
         assert_eq!(resp.status(), StatusCode::OK);
         assert!(
             took < Duration::from_millis(500),
@@ -183,8 +176,8 @@ async fn on_sqlite_reads_do_not_wait_behind_a_blocked_write() {
         );
     }
     holder.commit_with(json!(["holder"])).await;
-    assert_eq!(put.await.unwrap(), StatusCode::NO_CONTENT);
-    assert_eq!(app.treatment_values(&held).await, ["waiting"]);
+    assert_eq!(put.await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.api.special_treatment(ORG, &held).await, ["waiting"]);
 }
 
 #[tokio::test]
@@ -192,22 +185,15 @@ async fn a_put_held_by_a_row_lock_past_the_statement_timeout_is_a_504_and_the_lo
     let statement = Duration::from_millis(500);
     let app = spawn_app_with(|s| s.repo.statement_timeout = statement).await;
     let url = app.settings.repo.database_url.clone();
-    let id = app.create_customer(ORG, "locked").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(
-        app.put_treatment(&id, json!({"values": ["before"]}))
-            .await
-            .status(),
-        StatusCode::NO_CONTENT
-    );
+    let id = id_of(&app.api.register(ORG, "locked").await);
+    app.api.set_special_treatment(ORG, &id, &["before"]).await;
 
     let holder = LockHolder::lock(&url, "locked").await;
-    let (resp, took) = timed(
-        app.request(Method::PUT, &TestApp::treatment_path(ORG, &id))
-            .json(&json!({"values": ["late"]})),
-    )
+    let (resp, took) = timed(app.api.set_customer_special_treatment(
+        ORG,
+        &id,
+        &json!({"values": ["late"]}),
+    ))
     .await;
     let body = assert_error(resp, StatusCode::GATEWAY_TIMEOUT, "repository_timeout").await;
     assert!(body.get("details").is_none(), "{body}");
@@ -219,26 +205,23 @@ async fn a_put_held_by_a_row_lock_past_the_statement_timeout_is_a_504_and_the_lo
     // The database itself cancelled the PUT's statement: the holder's commit is unaffected
     // and nothing of the PUT lands afterwards.
     holder.commit_with(json!(["holder"])).await;
-    assert_eq!(app.treatment_values(&id).await, ["holder"]);
+    assert_eq!(app.api.special_treatment(ORG, &id).await, ["holder"]);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(app.treatment_values(&id).await, ["holder"]);
+    assert_eq!(app.api.special_treatment(ORG, &id).await, ["holder"]);
 
     // A 504 is no outage: the service answers normally at once.
-    let readyz = app.anonymous(Method::GET, "/readyz").send().await.unwrap();
+    let readyz = app.api.without_token().get_readiness().await;
     assert_eq!(readyz.status(), StatusCode::OK);
-    assert_eq!(
-        app.put_treatment(&id, json!({"values": ["after"]}))
-            .await
-            .status(),
-        StatusCode::NO_CONTENT
-    );
-    assert_eq!(app.treatment_values(&id).await, ["after"]);
+    app.api.set_special_treatment(ORG, &id, &["after"]).await;
+    assert_eq!(app.api.special_treatment(ORG, &id).await, ["after"]);
     eprintln!("row lock: 504 after {took:?} (statement timeout {statement:?})");
 }
 
 #[tokio::test]
 async fn a_database_outage_answers_503_fast_readyz_503_healthz_200_and_recovers_by_itself() {
-    let Some((db, url)) = postgres_or_skip("database outage").await else {
+    let Some((db, url)) =
+        postgres_or_skip("a network outage between the server and its database").await
+    else {
         return;
     };
     let proxy = Proxy::start(proxy::host_port(&url)).await;
@@ -249,26 +232,20 @@ async fn a_database_outage_answers_503_fast_readyz_503_healthz_200_and_recovers_
     settings.repo.statement_timeout = Duration::from_secs(3);
     let app = start(settings, db).await;
 
-    let id = app.create_customer(ORG, "outage").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(
-        app.put_treatment(&id, json!({"values": ["before"]}))
-            .await
-            .status(),
-        StatusCode::NO_CONTENT
-    );
+    let id = id_of(&app.api.register(ORG, "outage").await);
+    app.api.set_special_treatment(ORG, &id, &["before"]).await;
     // Fill the pool with connections that the cut will kill.
     let (answers, _) = burst(&app, &id, 8).await;
-    assert!(answers.iter().all(|r| r.status().is_success()));
+    let statuses: Vec<StatusCode> = answers.iter().map(Response::status).collect();
+    assert!(statuses.iter().all(|s| s.is_success()), "{statuses:?}");
 
     // A PUT in flight when the network goes: waiting on a row lock (held beside the proxy).
     let holder = LockHolder::lock(&url, "outage").await;
-    let in_flight = tokio::spawn(timed(
-        app.request(Method::PUT, &TestApp::treatment_path(ORG, &id))
-            .json(&json!({"values": ["in-flight"]})),
-    ));
+    let in_flight = tokio::spawn(timed(app.api.set_customer_special_treatment(
+        ORG,
+        &id,
+        &json!({"values": ["in-flight"]}),
+    )));
     holder.wait_for_waiters(1).await;
 
     let cut_at = Instant::now();
@@ -281,7 +258,7 @@ async fn a_database_outage_answers_503_fast_readyz_503_healthz_200_and_recovers_
     let broken_after = cut_at.elapsed();
     holder.release().await;
 
-    let (resp, first) = timed(app.request(Method::GET, &TestApp::treatment_path(ORG, &id))).await;
+    let (resp, first) = timed(app.api.get_customer_special_treatment(ORG, &id)).await;
     assert_unavailable(resp).await;
     assert!(first <= acquire + SLACK, "first 503 after {first:?}");
 
@@ -294,14 +271,14 @@ async fn a_database_outage_answers_503_fast_readyz_503_healthz_200_and_recovers_
         slowest < acquire / 2,
         "503s during an outage should be immediate: slowest of 50 took {slowest:?}"
     );
-    let readyz = app.anonymous(Method::GET, "/readyz").send().await.unwrap();
+    let readyz = app.api.without_token().get_readiness().await;
     assert_unavailable(readyz).await;
-    let healthz = app.anonymous(Method::GET, "/healthz").send().await.unwrap();
+    let healthz = app.api.without_token().get_health().await;
     assert_eq!(healthz.status(), StatusCode::OK);
 
     // Long enough for a probe to fail against the black hole, then the network comes back.
     tokio::time::sleep((acquire * 2).saturating_sub(cut_at.elapsed())).await;
-    let (resp, late) = timed(app.request(Method::GET, &TestApp::treatment_path(ORG, &id))).await;
+    let (resp, late) = timed(app.api.get_customer_special_treatment(ORG, &id)).await;
     assert_unavailable(resp).await;
     let outage = cut_at.elapsed();
     proxy.restore();
@@ -316,13 +293,8 @@ async fn a_database_outage_answers_503_fast_readyz_503_healthz_200_and_recovers_
             resp.status()
         );
     }
-    assert_eq!(
-        app.put_treatment(&id, json!({"values": ["after"]}))
-            .await
-            .status(),
-        StatusCode::NO_CONTENT
-    );
-    assert_eq!(app.treatment_values(&id).await, ["after"]);
+    app.api.set_special_treatment(ORG, &id, &["after"]).await;
+    assert_eq!(app.api.special_treatment(ORG, &id).await, ["after"]);
     eprintln!(
         "outage: in-flight PUT got 503 {broken_after:?} after the cut; first new request 503 \
          in {first:?}; 50 concurrent 503s, slowest {slowest:?}; a 503 {late:?} after \
@@ -335,18 +307,9 @@ async fn a_database_outage_answers_503_fast_readyz_503_healthz_200_and_recovers_
 async fn an_internal_error_is_a_generic_500_logged_with_its_request_id_and_serving_goes_on() {
     let (_db, url) = TestDb::create().await;
     let server = ServerProcess::start(&url, &[]).await;
-    let customers = format!("/v1/organizations/{ORG}/customers");
     let mut ids = Vec::new();
     for external_id in ["corrupt", "healthy"] {
-        let resp = server
-            .request(Method::POST, &customers)
-            .json(&json!({"external_id": external_id}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::CREATED);
-        let body: Value = resp.json().await.unwrap();
-        ids.push(body["id"].as_str().unwrap().to_owned());
+        ids.push(id_of(&server.api.register(ORG, external_id).await));
     }
 
     // A stored value the code cannot decode: the list is an object now.
@@ -357,7 +320,7 @@ async fn an_internal_error_is_a_generic_500_logged_with_its_request_id_and_servi
     } else {
         ""
     };
-    direct
+    let corrupted = direct
         .execute_raw(Statement::from_string(
             backend,
             format!(
@@ -367,15 +330,15 @@ async fn an_internal_error_is_a_generic_500_logged_with_its_request_id_and_servi
         ))
         .await
         .expect("corrupt the row");
+    assert_eq!(corrupted.rows_affected(), 1, "the corrupted row exists");
     direct.close().await.ok();
 
     let request_id = format!("it-500-{}", uuid::Uuid::new_v4().simple());
     let resp = server
-        .request(Method::GET, &TestApp::treatment_path(ORG, &ids[0]))
+        .api
+        .get_customer_special_treatment(ORG, &ids[0])
         .header("x-request-id", &request_id)
-        .send()
-        .await
-        .unwrap();
+        .await;
     let body = assert_error(resp, StatusCode::INTERNAL_SERVER_ERROR, "internal_error").await;
     assert_eq!(body["request_id"], request_id.as_str());
     assert_eq!(
@@ -400,17 +363,10 @@ async fn an_internal_error_is_a_generic_500_logged_with_its_request_id_and_servi
     );
 
     // One bad row does not stop the service.
-    let resp = server
-        .request(Method::GET, &TestApp::treatment_path(ORG, &ids[1]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let readyz = server
-        .client
-        .get(server.url("/readyz"))
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(
+        server.api.special_treatment(ORG, &ids[1]).await,
+        [] as [&str; 0]
+    );
+    let readyz = server.api.without_token().get_readiness().await;
     assert_eq!(readyz.status(), StatusCode::OK);
 }

@@ -11,29 +11,18 @@ use std::{
 };
 
 use futures::future::join_all;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::Notify;
 
 use crate::{
-    helpers::{LockHolder, ORG, TestApp, TestDb, direct_connection, postgres_or_skip},
+    client::id_of,
+    helpers::{LockHolder, ORG, TestDb, direct_connection, postgres_or_skip},
     process::ServerProcess,
 };
 
 const SLACK: Duration = Duration::from_millis(3000);
-
-async fn create_customer(server: &ServerProcess, external_id: &str) -> String {
-    let resp = server
-        .request(Method::POST, &format!("/v1/organizations/{ORG}/customers"))
-        .json(&json!({"external_id": external_id}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::CREATED);
-    let body: Value = resp.json().await.unwrap();
-    body["id"].as_str().unwrap().to_owned()
-}
 
 fn value(customer: usize, round: usize) -> String {
     format!("c{customer}-r{round}")
@@ -51,17 +40,17 @@ async fn acknowledged_puts_survive_a_kill_9(url: &str) {
     let mut server = ServerProcess::start(url, &[]).await;
     let mut ids = Vec::new();
     for customer in 0..CUSTOMERS {
-        ids.push(create_customer(&server, &format!("kill9-{customer}")).await);
+        let customer = server.api.register(ORG, &format!("kill9-{customer}")).await;
+        ids.push(id_of(&customer));
     }
 
     let acknowledged: Arc<Mutex<Vec<Option<usize>>>> = Arc::new(Mutex::new(vec![None; CUSTOMERS]));
     let count = Arc::new(AtomicUsize::new(0));
     let unexpected = Arc::new(Mutex::new(Vec::new()));
     let enough = Arc::new(Notify::new());
+    let api = server.api.clone();
     let writers = ids.iter().enumerate().map(|(customer, id)| {
-        let request = server
-            .request(Method::PUT, &TestApp::treatment_path(ORG, id))
-            .timeout(Duration::from_secs(10));
+        let api = &api;
         let (acknowledged, count, unexpected, enough) = (
             acknowledged.clone(),
             count.clone(),
@@ -71,8 +60,11 @@ async fn acknowledged_puts_survive_a_kill_9(url: &str) {
         async move {
             for round in 0..ROUNDS {
                 let body = json!({"values": [value(customer, round)]});
-                let request = request.try_clone().unwrap().json(&body);
-                match request.send().await {
+                let put = api
+                    .set_customer_special_treatment(ORG, id, &body)
+                    .timeout(Duration::from_secs(10));
+                // The kill may come at any moment: a failed send is expected.
+                match put.try_send().await {
                     Ok(resp) if resp.status() == StatusCode::NO_CONTENT => {
                         acknowledged.lock().unwrap()[customer] = Some(round);
                         if count.fetch_add(1, Ordering::SeqCst) + 1 == KILL_AFTER {
@@ -128,14 +120,7 @@ async fn acknowledged_puts_survive_a_kill_9(url: &str) {
     let server = ServerProcess::start(url, &[]).await;
     let mut in_flight_landed = 0;
     for (customer, id) in ids.iter().enumerate() {
-        let resp = server
-            .request(Method::GET, &TestApp::treatment_path(ORG, id))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::OK);
-        let body: Value = resp.json().await.unwrap();
-        let stored: Vec<String> = serde_json::from_value(body["values"].clone()).unwrap();
+        let stored = server.api.special_treatment(ORG, id).await;
         let next = acknowledged[customer].map_or(0, |round| round + 1);
         let last = acknowledged[customer].map(|round| vec![value(customer, round)]);
         let in_flight = (next < ROUNDS).then(|| vec![value(customer, next)]);
@@ -164,7 +149,7 @@ async fn acknowledged_puts_survive_a_kill_9_on_sqlite() {
 
 #[tokio::test]
 async fn acknowledged_puts_survive_a_kill_9_on_postgres() {
-    let Some((_db, url)) = postgres_or_skip("kill -9 on PostgreSQL").await else {
+    let Some((_db, url)) = postgres_or_skip("the kill -9 scenario on PostgreSQL").await else {
         return;
     };
     acknowledged_puts_survive_a_kill_9(&url).await;
@@ -208,16 +193,15 @@ async fn sigterm_finishes_in_flight_requests_refuses_new_ones_and_exits_0() {
         ],
     )
     .await;
-    let id = create_customer(&server, "busy").await;
+    let id = id_of(&server.api.register(ORG, "busy").await);
 
     // Requests in flight: PUTs waiting for a lock held beside the server.
     let holder = LockHolder::lock(&url, "busy").await;
     let puts: Vec<_> = (0..IN_FLIGHT)
         .map(|i| {
-            let request = server
-                .request(Method::PUT, &TestApp::treatment_path(ORG, &id))
-                .json(&json!({"values": [format!("in-flight-{i}")]}));
-            tokio::spawn(async move { request.send().await.map(|resp| resp.status()) })
+            let body = json!({"values": [format!("in-flight-{i}")]});
+            let put = server.api.set_customer_special_treatment(ORG, &id, &body);
+            tokio::spawn(async move { put.try_send().await.map(|resp| resp.status()) })
         })
         .collect();
     holder.wait_for_waiters(IN_FLIGHT as i64).await;
@@ -297,13 +281,13 @@ async fn shutdown_is_bounded_by_the_grace_period() {
         ],
     )
     .await;
-    let id = create_customer(&server, "stuck").await;
+    let id = id_of(&server.api.register(ORG, "stuck").await);
     let holder = LockHolder::lock(&url, "stuck").await;
     let put = tokio::spawn(
         server
-            .request(Method::PUT, &TestApp::treatment_path(ORG, &id))
-            .json(&json!({"values": ["stuck"]}))
-            .send(),
+            .api
+            .set_customer_special_treatment(ORG, &id, &json!({"values": ["stuck"]}))
+            .try_send(),
     );
     holder.wait_for_waiters(1).await;
 

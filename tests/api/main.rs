@@ -1,8 +1,15 @@
 //! Integration tests: each test boots the real server on a random port, against its own fresh
 //! database, and talks HTTP to it. SQLite always; PostgreSQL when `TEST_DATABASE_URL` is set
-//! (each test then gets a database of its own, dropped when the test ends).
+//! (each test then gets a database of its own, dropped when the test ends; a test that needs
+//! PostgreSQL prints `<test>: skipped: needs TEST_DATABASE_URL ...` without it).
+//!
+//! Every test calls the API through [`client::ApiClient`] (one helper per operation, on
+//! `TestApp::api` and `ServerProcess::api`); `auth.rs`'s authorization matrix calls every
+//! operation of the served spec. A new operation: its helpers in `client.rs`, its row in
+//! `auth.rs`'s `MATRIX`.
 
 mod auth;
+mod client;
 mod connections;
 mod customers;
 mod errors;

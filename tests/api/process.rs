@@ -12,7 +12,10 @@ use reqwest::{Method, RequestBuilder};
 use serde_json::Value;
 use tokio::process::{Child, Command};
 
-use crate::helpers::{ALL_SCOPES, ORG, SECRET, token};
+use crate::{
+    client::ApiClient,
+    helpers::{ALL_SCOPES, ORG, SECRET, token},
+};
 
 /// How long a start may take (PostgreSQL migrations on a loaded CI machine included).
 const START_LIMIT: Duration = Duration::from_secs(30);
@@ -20,8 +23,11 @@ const START_LIMIT: Duration = Duration::from_secs(30);
 pub struct ServerProcess {
     child: Child,
     pub addr: SocketAddr,
+    /// The API's client, with [`token`](ServerProcess::token) (set once the process serves).
+    pub api: ApiClient,
     pub client: reqwest::Client,
-    /// A token for [`ORG`] with every scope.
+    /// A token for [`ORG`] with every scope (the one `api` sends).
+    #[allow(dead_code, reason = "for tests that send it themselves")]
     pub token: String,
     log_path: PathBuf,
     _dir: tempfile::TempDir,
@@ -56,19 +62,20 @@ impl ServerProcess {
             .stderr(log)
             .kill_on_drop(true);
         let child = command.spawn().expect("start customers-api");
+        let token = token(&[ORG], ALL_SCOPES);
+        let unknown: SocketAddr = "0.0.0.0:0".parse().expect("an address");
+        let api = ApiClient::new(unknown, &token);
         let mut server = ServerProcess {
             child,
-            addr: "0.0.0.0:0".parse().unwrap(),
-            client: reqwest::Client::builder()
-                .no_proxy()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("http client"),
-            token: token(&[ORG], ALL_SCOPES),
+            addr: unknown,
+            client: api.http().clone(),
+            api,
+            token,
             log_path,
             _dir: dir,
         };
         server.addr = server.wait_until_serving().await;
+        server.api = server.api.at(server.addr);
         server
     }
 
@@ -101,15 +108,17 @@ impl ServerProcess {
         }
     }
 
+    #[allow(
+        dead_code,
+        reason = "for tests of other files (the server's address as a URL)"
+    )]
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        self.api.url(path)
     }
 
     /// A request with the all-scopes token for [`ORG`].
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.client
-            .request(method, self.url(path))
-            .bearer_auth(&self.token)
+        self.api.request(method, path)
     }
 
     /// Sends `signal` (e.g. `libc::SIGTERM`) to the process.

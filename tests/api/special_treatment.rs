@@ -1,15 +1,15 @@
 //! Special treatment GET and PUT: the rules of the contract's "Special treatment" section.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{ORG, TestApp, assert_error, detail_fields, spawn_app};
+use crate::helpers::{ALL_SCOPES, ORG, assert_error, detail_fields, spawn_app, token};
 
 #[tokio::test]
 async fn a_customer_never_set_has_an_empty_list() {
     let app = spawn_app().await;
-    let id = app.customer_id().await;
-    let resp = app.get_treatment(&id).await;
+    let id = app.api.new_customer(ORG).await;
+    let resp = app.api.get_customer_special_treatment(ORG, &id).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["cache-control"], "no-store");
     assert_eq!(resp.json::<Value>().await.unwrap(), json!({"values": []}));
@@ -18,48 +18,65 @@ async fn a_customer_never_set_has_an_empty_list() {
 #[tokio::test]
 async fn put_replaces_the_whole_list_and_keeps_its_order() {
     let app = spawn_app().await;
-    let id = app.customer_id().await;
+    let id = app.api.new_customer(ORG).await;
 
     let resp = app
-        .put_treatment(
+        .api
+        .set_customer_special_treatment(
+            ORG,
             &id,
-            json!({"values": ["vulnerable", "vip", "no-marketing"]}),
+            &json!({"values": ["vulnerable", "vip", "no-marketing"]}),
         )
         .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert_eq!(
-        app.treatment_values(&id).await,
+        app.api.special_treatment(ORG, &id).await,
         ["vulnerable", "vip", "no-marketing"]
     );
 
     let resp = app
-        .put_treatment(&id, json!({"values": ["no-marketing", "a"]}))
+        .api
+        .set_customer_special_treatment(ORG, &id, &json!({"values": ["no-marketing", "a"]}))
         .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    assert_eq!(app.treatment_values(&id).await, ["no-marketing", "a"]);
+    assert_eq!(
+        app.api.special_treatment(ORG, &id).await,
+        ["no-marketing", "a"]
+    );
 }
 
 #[tokio::test]
 async fn put_is_idempotent() {
     let app = spawn_app().await;
-    let id = app.customer_id().await;
+    let id = app.api.new_customer(ORG).await;
     for _ in 0..3 {
-        let resp = app.put_treatment(&id, json!({"values": ["vip"]})).await;
+        let resp = app
+            .api
+            .set_customer_special_treatment(ORG, &id, &json!({"values": ["vip"]}))
+            .await;
         assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     }
-    assert_eq!(app.treatment_values(&id).await, ["vip"]);
+    assert_eq!(app.api.special_treatment(ORG, &id).await, ["vip"]);
 }
 
 #[tokio::test]
 async fn absent_or_null_values_clear_the_list() {
     let app = spawn_app().await;
-    let id = app.customer_id().await;
+    let id = app.api.new_customer(ORG).await;
     for body in [json!({}), json!({"values": null}), json!({"values": []})] {
-        app.put_treatment(&id, json!({"values": ["vip"]})).await;
-        let resp = app.put_treatment(&id, body.clone()).await;
+        app.api.set_special_treatment(ORG, &id, &["vip"]).await;
+        assert_eq!(
+            app.api.special_treatment(ORG, &id).await,
+            ["vip"],
+            "set before {body}"
+        );
+        let resp = app
+            .api
+            .set_customer_special_treatment(ORG, &id, &body)
+            .await;
         assert_eq!(resp.status(), StatusCode::NO_CONTENT, "{body}");
         assert!(
-            app.treatment_values(&id).await.is_empty(),
+            app.api.special_treatment(ORG, &id).await.is_empty(),
             "{body} clears the list"
         );
     }
@@ -68,22 +85,27 @@ async fn absent_or_null_values_clear_the_list() {
 #[tokio::test]
 async fn thirty_two_values_are_accepted_and_thirty_three_refused() {
     let app = spawn_app().await;
-    let id = app.customer_id().await;
+    let id = app.api.new_customer(ORG).await;
     let values: Vec<String> = (0..32).map(|i| format!("value-{i}")).collect();
-    let resp = app.put_treatment(&id, json!({ "values": values })).await;
+    let resp = app
+        .api
+        .set_customer_special_treatment(ORG, &id, &json!({ "values": values }))
+        .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    assert_eq!(app.treatment_values(&id).await, values);
+    assert_eq!(app.api.special_treatment(ORG, &id).await, values);
 
     let too_many: Vec<String> = (0..33).map(|i| format!("value-{i}")).collect();
     let body = assert_error(
-        app.put_treatment(&id, json!({ "values": too_many })).await,
+        app.api
+            .set_customer_special_treatment(ORG, &id, &json!({ "values": too_many }))
+            .await,
         StatusCode::BAD_REQUEST,
         "invalid_request_body",
     )
     .await;
     assert_eq!(detail_fields(&body), ["values"]);
     assert_eq!(
-        app.treatment_values(&id).await,
+        app.api.special_treatment(ORG, &id).await,
         values,
         "a refused PUT changes nothing"
     );
@@ -92,19 +114,21 @@ async fn thirty_two_values_are_accepted_and_thirty_three_refused() {
 #[tokio::test]
 async fn value_length_counts_characters_not_bytes() {
     let app = spawn_app().await;
-    let id = app.customer_id().await;
+    let id = app.api.new_customer(ORG).await;
     let sixty_four = "ü".repeat(64);
     let resp = app
-        .put_treatment(&id, json!({"values": [sixty_four.clone(), "x"]}))
+        .api
+        .set_customer_special_treatment(ORG, &id, &json!({"values": [sixty_four.clone(), "x"]}))
         .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert_eq!(
-        app.treatment_values(&id).await,
+        app.api.special_treatment(ORG, &id).await,
         [sixty_four, "x".to_owned()]
     );
 
     let body = assert_error(
-        app.put_treatment(&id, json!({"values": ["ok", "ü".repeat(65)]}))
+        app.api
+            .set_customer_special_treatment(ORG, &id, &json!({"values": ["ok", "ü".repeat(65)]}))
             .await,
         StatusCode::BAD_REQUEST,
         "invalid_request_body",
@@ -116,7 +140,7 @@ async fn value_length_counts_characters_not_bytes() {
 #[tokio::test]
 async fn each_broken_rule_is_a_400_naming_the_value() {
     let app = spawn_app().await;
-    let id = app.customer_id().await;
+    let id = app.api.new_customer(ORG).await;
     let cases = [
         (json!({"values": [""]}), vec!["values[0]"]),
         (json!({"values": ["ok", " leading"]}), vec!["values[1]"]),
@@ -143,7 +167,9 @@ async fn each_broken_rule_is_a_400_naming_the_value() {
     ];
     for (payload, fields) in cases {
         let body = assert_error(
-            app.put_treatment(&id, payload.clone()).await,
+            app.api
+                .set_customer_special_treatment(ORG, &id, &payload)
+                .await,
             StatusCode::BAD_REQUEST,
             "invalid_request_body",
         )
@@ -151,7 +177,7 @@ async fn each_broken_rule_is_a_400_naming_the_value() {
         assert_eq!(detail_fields(&body), fields, "details for {payload}");
     }
     assert!(
-        app.treatment_values(&id).await.is_empty(),
+        app.api.special_treatment(ORG, &id).await.is_empty(),
         "nothing was stored"
     );
 }
@@ -159,13 +185,18 @@ async fn each_broken_rule_is_a_400_naming_the_value() {
 #[tokio::test]
 async fn values_that_differ_only_in_case_are_distinct() {
     let app = spawn_app().await;
-    let id = app.customer_id().await;
+    let id = app.api.new_customer(ORG).await;
     let resp = app
-        .put_treatment(&id, json!({"values": ["VIP", "vip", "very important"]}))
+        .api
+        .set_customer_special_treatment(
+            ORG,
+            &id,
+            &json!({"values": ["VIP", "vip", "very important"]}),
+        )
         .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert_eq!(
-        app.treatment_values(&id).await,
+        app.api.special_treatment(ORG, &id).await,
         ["VIP", "vip", "very important"]
     );
 }
@@ -175,13 +206,14 @@ async fn unknown_customer_is_a_404_for_get_and_put() {
     let app = spawn_app().await;
     let missing = uuid::Uuid::new_v4().to_string();
     assert_error(
-        app.get_treatment(&missing).await,
+        app.api.get_customer_special_treatment(ORG, &missing).await,
         StatusCode::NOT_FOUND,
         "not_found",
     )
     .await;
     assert_error(
-        app.put_treatment(&missing, json!({"values": ["vip"]}))
+        app.api
+            .set_customer_special_treatment(ORG, &missing, &json!({"values": ["vip"]}))
             .await,
         StatusCode::NOT_FOUND,
         "not_found",
@@ -192,28 +224,26 @@ async fn unknown_customer_is_a_404_for_get_and_put() {
 #[tokio::test]
 async fn another_organization_cannot_see_or_change_the_treatment() {
     let app = spawn_app().await;
-    let id = app.customer_id().await;
-    app.put_treatment(&id, json!({"values": ["vip"]})).await;
+    let id = app.api.new_customer(ORG).await;
+    app.api.set_special_treatment(ORG, &id, &["vip"]).await;
 
-    let other = crate::helpers::token(&["globex"], crate::helpers::ALL_SCOPES);
-    let path = TestApp::treatment_path("globex", &id);
-    let resp = app
-        .anonymous(Method::GET, &path)
-        .bearer_auth(&other)
-        .send()
-        .await
-        .unwrap();
-    assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
-    let resp = app
-        .anonymous(Method::PUT, &path)
-        .bearer_auth(&other)
-        .json(&json!({"values": []}))
-        .send()
-        .await
-        .unwrap();
-    assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
+    let other = app.api.with_token(&token(&["globex"], ALL_SCOPES));
+    assert_error(
+        other.get_customer_special_treatment("globex", &id).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    assert_error(
+        other
+            .set_customer_special_treatment("globex", &id, &json!({"values": []}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
     assert_eq!(
-        app.treatment_values(&id).await,
+        app.api.special_treatment(ORG, &id).await,
         ["vip"],
         "untouched in {ORG}"
     );
@@ -222,7 +252,7 @@ async fn another_organization_cannot_see_or_change_the_treatment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_puts_leave_exactly_one_of_the_bodies() {
     let app = spawn_app().await;
-    let id = app.customer_id().await;
+    let id = app.api.new_customer(ORG).await;
     let bodies: Vec<Vec<String>> = (0..50)
         .map(|i| {
             (0..(1 + i % 7))
@@ -231,10 +261,10 @@ async fn concurrent_puts_leave_exactly_one_of_the_bodies() {
         })
         .collect();
     let puts = bodies.iter().map(|values| {
-        let app = &app;
-        let id = id.clone();
+        let api = &app.api;
+        let id = &id;
         async move {
-            app.put_treatment(&id, json!({ "values": values }))
+            api.set_customer_special_treatment(ORG, id, &json!({ "values": values }))
                 .await
                 .status()
         }
@@ -244,7 +274,7 @@ async fn concurrent_puts_leave_exactly_one_of_the_bodies() {
         statuses.iter().all(|s| *s == StatusCode::NO_CONTENT),
         "{statuses:?}"
     );
-    let stored = app.treatment_values(&id).await;
+    let stored = app.api.special_treatment(ORG, &id).await;
     assert!(
         bodies.contains(&stored),
         "stored list {stored:?} is one of the PUT bodies"

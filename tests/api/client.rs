@@ -1,0 +1,308 @@
+//! [`ApiClient`]: the suite's one client of the API, with one helper per operation of
+//! `openapi.yaml`. Every test file calls the server through it, whether the server runs in the
+//! test's process ([`TestApp::api`](crate::helpers::TestApp)) or as a child process
+//! ([`ServerProcess::api`](crate::process::ServerProcess)): both are just a base URL.
+//!
+//! Two layers per operation:
+//!
+//! - **The operation**, named after its `operationId` in snake case (`createCustomer` is
+//!   [`create_customer`](ApiClient::create_customer)): its path parameters in path order, then
+//!   the query string, then the body as JSON. It sends exactly that, with this client's
+//!   `Authorization` header, and gives back the [`Response`] whatever its status: for tests of
+//!   refusals. It returns a [`Call`], which sends when awaited (`.header(..)` and
+//!   `.timeout(..)` first if needed; [`Call::try_send`] when the server may be gone).
+//! - **A convenience** where setups need one ([`register`](ApiClient::register),
+//!   [`special_treatment`](ApiClient::special_treatment), ...): it makes the call, asserts the
+//!   operation's success status (panicking with the answer's body) and returns the parsed
+//!   answer. A setup step that uses one cannot fail unnoticed.
+//!
+//! Tokens: a client carries one `Authorization` value; [`with_token`](ApiClient::with_token),
+//! [`with_authorization`](ApiClient::with_authorization) and
+//! [`without_token`](ApiClient::without_token) give a copy that sends another (cheap: the
+//! connection pool is shared).
+//!
+//! # Adding a resource
+//!
+//! For each of its operations, in this file: a path function beside [`customer_path`] (one per
+//! path of the spec), the operation method in a `// --- <tag>` section of its own (the same
+//! shape as the customers' ones), and a convenience when a setup needs the resource to exist
+//! (e.g. `category(org, key) -> Value` asserting the `200`). Then one row per operation in
+//! `MATRIX` in `auth.rs`: the authorization matrix reads the served spec and fails the suite
+//! for any bearer-secured operation without a row.
+
+use std::{
+    future::{Future, IntoFuture},
+    net::SocketAddr,
+    pin::Pin,
+    time::Duration,
+};
+
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+
+/// How long one request may take before the test gives up on it.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `/v1/organizations/{org}/customers`: `createCustomer`, `listCustomers`.
+pub fn customers_path(org: &str) -> String {
+    format!("/v1/organizations/{org}/customers")
+}
+
+/// `/v1/organizations/{org}/customers/{id}`: `getCustomer`, `deleteCustomer`.
+pub fn customer_path(org: &str, id: &str) -> String {
+    format!("/v1/organizations/{org}/customers/{id}")
+}
+
+/// `/v1/organizations/{org}/customers/{id}/special-treatment`: `getCustomerSpecialTreatment`,
+/// `setCustomerSpecialTreatment`.
+pub fn special_treatment_path(org: &str, id: &str) -> String {
+    format!("/v1/organizations/{org}/customers/{id}/special-treatment")
+}
+
+/// A client of one server: its base URL, an HTTP client, and the `Authorization` header it
+/// sends.
+#[derive(Clone)]
+pub struct ApiClient {
+    /// `http://host:port`, no trailing slash.
+    base: String,
+    http: reqwest::Client,
+    /// The `Authorization` header's value; `None`: no header.
+    authorization: Option<String>,
+}
+
+impl ApiClient {
+    /// A client of the server at `addr` sending `Bearer <token>`.
+    pub fn new(addr: SocketAddr, token: &str) -> ApiClient {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .expect("http client");
+        ApiClient {
+            base: format!("http://{addr}"),
+            http,
+            authorization: Some(format!("Bearer {token}")),
+        }
+    }
+
+    /// The server at `addr`, with the same `Authorization` header.
+    pub fn at(&self, addr: SocketAddr) -> ApiClient {
+        ApiClient {
+            base: format!("http://{addr}"),
+            ..self.clone()
+        }
+    }
+
+    /// The same server, with `Bearer <token>`.
+    pub fn with_token(&self, token: &str) -> ApiClient {
+        self.with_authorization(Some(&format!("Bearer {token}")))
+    }
+
+    /// The same server, with this `Authorization` header (any scheme, or none).
+    pub fn with_authorization(&self, authorization: Option<&str>) -> ApiClient {
+        ApiClient {
+            authorization: authorization.map(str::to_owned),
+            ..self.clone()
+        }
+    }
+
+    /// The same server, without credentials.
+    pub fn without_token(&self) -> ApiClient {
+        self.with_authorization(None)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The HTTP client, for requests that are not calls of the API (e.g. without redirects).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// A request of any shape, with this client's `Authorization` header: for what the
+    /// operation helpers do not send (malformed bodies, unknown routes, wrong methods).
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let request = self.http.request(method, self.url(path));
+        match &self.authorization {
+            Some(value) => request.header("authorization", value),
+            None => request,
+        }
+    }
+
+    fn call(&self, method: Method, path: &str) -> Call {
+        Call(self.request(method, path))
+    }
+
+    /// `GET path`, asserting a 200, as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let resp = self.call(Method::GET, path).await;
+        expect_status(resp, StatusCode::OK, &format!("GET {path}"))
+            .await
+            .json()
+            .await
+            .expect("a JSON body")
+    }
+
+    // --- Customers -------------------------------------------------------------------------
+
+    /// `createCustomer`: `POST /v1/organizations/{org}/customers`.
+    pub fn create_customer(&self, org: &str, body: &Value) -> Call {
+        Call(self.request(Method::POST, &customers_path(org)).json(body))
+    }
+
+    /// `listCustomers`: `GET /v1/organizations/{org}/customers?{query}` (`query` as it goes on
+    /// the wire, e.g. `limit=3&cursor=...`; empty for none).
+    pub fn list_customers(&self, org: &str, query: &str) -> Call {
+        let path = match query {
+            "" => customers_path(org),
+            query => format!("{}?{query}", customers_path(org)),
+        };
+        self.call(Method::GET, &path)
+    }
+
+    /// `getCustomer`: `GET /v1/organizations/{org}/customers/{id}`.
+    pub fn get_customer(&self, org: &str, id: &str) -> Call {
+        self.call(Method::GET, &customer_path(org, id))
+    }
+
+    /// `deleteCustomer`: `DELETE /v1/organizations/{org}/customers/{id}`.
+    pub fn delete_customer(&self, org: &str, id: &str) -> Call {
+        self.call(Method::DELETE, &customer_path(org, id))
+    }
+
+    /// `createCustomer` with `body`, asserting the 201; the customer.
+    pub async fn create_customer_ok(&self, org: &str, body: &Value) -> Value {
+        let resp = self.create_customer(org, body).await;
+        let context = format!("createCustomer {body} in {org}");
+        expect_status(resp, StatusCode::CREATED, &context)
+            .await
+            .json()
+            .await
+            .expect("a Customer")
+    }
+
+    /// Registers `external_id` in `org` (`createCustomer`, asserting the 201); the customer.
+    pub async fn register(&self, org: &str, external_id: &str) -> Value {
+        self.create_customer_ok(org, &json!({ "external_id": external_id }))
+            .await
+    }
+
+    /// Registers a customer with a fresh external id in `org`; its id.
+    pub async fn new_customer(&self, org: &str) -> String {
+        let external_id = format!("ext-{}", uuid::Uuid::new_v4());
+        id_of(&self.register(org, &external_id).await)
+    }
+
+    /// `getCustomer`, asserting the 200; the customer.
+    pub async fn customer(&self, org: &str, id: &str) -> Value {
+        self.get_json(&customer_path(org, id)).await
+    }
+
+    /// `listCustomers` with `query`, asserting the 200; the page.
+    pub async fn customers_page(&self, org: &str, query: &str) -> Value {
+        let resp = self.list_customers(org, query).await;
+        let context = format!("listCustomers ?{query} in {org}");
+        expect_status(resp, StatusCode::OK, &context)
+            .await
+            .json()
+            .await
+            .expect("a page of customers")
+    }
+
+    // --- Special Treatment -----------------------------------------------------------------
+
+    /// `getCustomerSpecialTreatment`: `GET .../customers/{id}/special-treatment`.
+    pub fn get_customer_special_treatment(&self, org: &str, id: &str) -> Call {
+        self.call(Method::GET, &special_treatment_path(org, id))
+    }
+
+    /// `setCustomerSpecialTreatment`: `PUT .../customers/{id}/special-treatment` with `body`.
+    pub fn set_customer_special_treatment(&self, org: &str, id: &str, body: &Value) -> Call {
+        Call(
+            self.request(Method::PUT, &special_treatment_path(org, id))
+                .json(body),
+        )
+    }
+
+    /// The customer's stored values (`getCustomerSpecialTreatment`, asserting the 200).
+    pub async fn special_treatment(&self, org: &str, id: &str) -> Vec<String> {
+        let resp = self.get_customer_special_treatment(org, id).await;
+        let context = format!("getCustomerSpecialTreatment of {id} in {org}");
+        let body: Value = expect_status(resp, StatusCode::OK, &context)
+            .await
+            .json()
+            .await
+            .expect("JSON");
+        serde_json::from_value(body["values"].clone()).expect("values is a list of strings")
+    }
+
+    /// Sets the customer's values (`setCustomerSpecialTreatment`, asserting the 204).
+    pub async fn set_special_treatment(&self, org: &str, id: &str, values: &[&str]) {
+        let resp = self
+            .set_customer_special_treatment(org, id, &json!({ "values": values }))
+            .await;
+        let context = format!("setCustomerSpecialTreatment {values:?} of {id} in {org}");
+        expect_status(resp, StatusCode::NO_CONTENT, &context).await;
+    }
+
+    // --- Probes ----------------------------------------------------------------------------
+
+    /// `getHealth`: `GET /healthz`.
+    pub fn get_health(&self) -> Call {
+        self.call(Method::GET, "/healthz")
+    }
+
+    /// `getReadiness`: `GET /readyz`.
+    pub fn get_readiness(&self) -> Call {
+        self.call(Method::GET, "/readyz")
+    }
+}
+
+/// One call of an operation, sent when awaited (a send failure panics: the server is expected
+/// to answer). Adjust it first with [`header`](Call::header) or [`timeout`](Call::timeout).
+#[must_use = "a call is sent when awaited"]
+pub struct Call(RequestBuilder);
+
+impl Call {
+    pub fn header(self, name: &str, value: &str) -> Call {
+        Call(self.0.header(name, value))
+    }
+
+    pub fn timeout(self, timeout: Duration) -> Call {
+        Call(self.0.timeout(timeout))
+    }
+
+    /// Sends it, keeping a send failure (for calls the server may not answer: it is being
+    /// stopped or killed).
+    pub fn try_send(self) -> impl Future<Output = reqwest::Result<Response>> + Send + 'static {
+        self.0.send()
+    }
+}
+
+impl IntoFuture for Call {
+    type Output = Response;
+    type IntoFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move { self.0.send().await.expect("the server answers") })
+    }
+}
+
+/// Panics with the answer's body when its status is not `expected`; else the answer.
+pub async fn expect_status(resp: Response, expected: StatusCode, context: &str) -> Response {
+    if resp.status() != expected {
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        panic!("{context}: expected {expected}, got {status} {body}");
+    }
+    resp
+}
+
+/// A customer's `id`.
+pub fn id_of(customer: &Value) -> String {
+    customer["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a customer has an id: {customer}"))
+        .to_owned()
+}
