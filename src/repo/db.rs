@@ -14,6 +14,11 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use crate::error::Error;
 
+/// How long start-up may take to reach the database and apply the migrations: a start on a
+/// busy machine or a slow disk is not a request, and must not fail on a request's budget
+/// (`DB_ACQUIRE_TIMEOUT_MS`, `DB_STATEMENT_TIMEOUT_MS`).
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Added to the client-side guard so that the database's own limit fires first (see
 /// [`RepoSettings::call_guard`]).
 const GUARD_MARGIN: Duration = Duration::from_millis(250);
@@ -119,13 +124,29 @@ pub(super) struct Pools {
 }
 
 impl Pools {
-    /// Opens the pools and runs the migrations (on the write pool, before SQLite's read-only
-    /// connections open the file).
+    /// Runs the migrations on a connection of their own, then opens the pools (lazily: their
+    /// connections open on first use, within the acquire timeout).
     pub(super) async fn connect(settings: &RepoSettings, budget: Budget) -> anyhow::Result<Pools> {
         let url = settings.database_url.as_str();
+        if settings.is_sqlite() {
+            create_sqlite_folder(url)?;
+        }
+        let mut migrations = ConnectOptions::new(url);
+        migrations
+            .max_connections(1)
+            .acquire_timeout(STARTUP_TIMEOUT.max(settings.acquire_timeout))
+            .sqlx_logging(false);
+        if settings.is_sqlite() {
+            migrations.map_sqlx_sqlite_opts(sqlite_settings(false, STARTUP_TIMEOUT));
+        }
+        let migrations = Database::connect(migrations).await?;
+        super::migrate::apply(&migrations).await?;
+        migrations.close().await?;
+
         let mut options = ConnectOptions::new(url);
         options
             .min_connections(0)
+            .connect_lazy(true)
             .acquire_timeout(settings.acquire_timeout)
             // sqlx pings a connection on every acquire by default: a round trip per request
             // for nothing, since a broken connection fails the statement anyway.
@@ -137,7 +158,6 @@ impl Pools {
                 .statement_timeout(settings.statement_timeout)
                 .max_connections(budget.read_pool);
             let pool = Database::connect(options).await?;
-            super::migrate::apply(&pool).await?;
             return Ok(Pools {
                 write: pool.clone(),
                 read: pool,
@@ -145,37 +165,17 @@ impl Pools {
                 turn_timeout: settings.statement_timeout,
             });
         }
-        create_sqlite_folder(url)?;
         let busy_timeout = settings.statement_timeout;
-        let sqlite = move |read_only: bool| {
-            move |o: sqlx::sqlite::SqliteConnectOptions| {
-                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-                // WAL lets readers run beside the writer; synchronous=FULL fsyncs the WAL at
-                // every commit, so a 204 survives a power loss as well as a process crash.
-                o.journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full)
-                    .foreign_keys(true)
-                    .busy_timeout(busy_timeout)
-                    .read_only(read_only)
-                    // Page cache per connection: 1 MiB instead of SQLite's 2 MB. It holds the
-                    // B-trees' inner pages, which is what a primary-key lookup reuses; leaf
-                    // pages come from the OS page cache either way. Peak RSS -4 MiB with 6
-                    // connections, GET throughput unchanged (BENCHMARKS.md).
-                    .pragma("cache_size", "-1024")
-            }
-        };
         let mut write = options.clone();
         write
             .max_connections(budget.write_pool)
-            .map_sqlx_sqlite_opts(sqlite(false));
-        let write = Database::connect(write).await?;
-        super::migrate::apply(&write).await?;
+            .map_sqlx_sqlite_opts(sqlite_settings(false, busy_timeout));
         options
             .max_connections(budget.read_pool)
-            .map_sqlx_sqlite_opts(sqlite(true));
+            .map_sqlx_sqlite_opts(sqlite_settings(true, busy_timeout));
         Ok(Pools {
             read: Database::connect(options).await?,
-            write,
+            write: Database::connect(write).await?,
             turn: Some(Arc::default()),
             turn_timeout: settings.statement_timeout,
         })
@@ -213,6 +213,29 @@ impl Pools {
             turn: None,
             turn_timeout: Duration::from_secs(1),
         }
+    }
+}
+
+/// Every SQLite connection of the pools: WAL, a full sync at each commit, foreign keys, the
+/// busy timeout, and read-only for the read pool.
+fn sqlite_settings(
+    read_only: bool,
+    busy_timeout: Duration,
+) -> impl Fn(sqlx::sqlite::SqliteConnectOptions) -> sqlx::sqlite::SqliteConnectOptions + Clone {
+    move |o| {
+        use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+        // WAL lets readers run beside the writer; synchronous=FULL fsyncs the WAL at every
+        // commit, so a 204 survives a power loss as well as a process crash.
+        o.journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(busy_timeout)
+            .read_only(read_only)
+            // Page cache per connection: 1 MiB instead of SQLite's 2 MB. It holds the B-trees'
+            // inner pages, which is what a primary-key lookup reuses; leaf pages come from the
+            // OS page cache either way. Peak RSS -4 MiB with 6 connections, GET throughput
+            // unchanged (BENCHMARKS.md).
+            .pragma("cache_size", "-1024")
     }
 }
 
