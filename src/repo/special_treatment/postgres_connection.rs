@@ -670,8 +670,13 @@ AiBUa/8HZX9YA3nkWMvvAb54ej7ZXTJsNHqReAboVkLcQw==
         };
         let ssl = show("ssl").await;
         // The server's own certificate, when it is on this machine: the right root for it.
-        let right_root =
-            Some(show("ssl_cert_file").await).filter(|path| std::fs::File::open(path).is_ok());
+        // (A relative path is in the data directory.)
+        let data = std::path::PathBuf::from(show("data_directory").await);
+        let right_root = data.join(show("ssl_cert_file").await);
+        let right_root = right_root
+            .to_str()
+            .filter(|path| std::fs::File::open(path).is_ok())
+            .map(str::to_owned);
         let wrong_root = wrong_root_file();
         let (base, _) = split_tls_parameters(&url);
         let mut bases = vec![base.clone()];
