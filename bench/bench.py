@@ -21,6 +21,11 @@ With --servers ours,reference, the same scenarios then run, on the same database
 same token and ids, against bench/reference (a deliberately minimal server doing the same work:
 HS256 check, one prepared statement per request, no ORM), after our server has stopped; a
 "reference vs ours" table gives the ratio ours / reference of each measure (issue #6).
+
+PostgreSQL is reached as the --postgres-url says; without an `sslmode` in it, sqlx's and
+tokio-postgres' default, `prefer`, is TLS whenever the server offers it (the production case), for
+both servers. --plain adds sslmode=disable instead. Each report says how many of each server's
+PostgreSQL connections were encrypted (pg_stat_ssl).
 """
 
 import argparse
@@ -145,13 +150,13 @@ def uuid_text(raw):
 class PostgresDb:
     kind = "postgres"
 
-    def __init__(self, admin_url, name):
+    def __init__(self, admin_url, name, plain=False):
         self.admin_url = admin_url
         self.name = name
         parts = urllib.parse.urlsplit(admin_url)
-        # The database is on loopback: no TLS unless the URL asks for it (with sqlx's default,
-        # sslmode=prefer, TLS to a local server took a quarter of the server's CPU on a GET).
-        query = parts.query if "sslmode=" in parts.query else "&".join(
+        # The URL's own sslmode, else the default (prefer: TLS when the server offers it, as in
+        # production), else with --plain sslmode=disable.
+        query = parts.query if "sslmode=" in parts.query or not plain else "&".join(
             q for q in (parts.query, "sslmode=disable") if q)
         self.url = urllib.parse.urlunsplit(parts._replace(path="/" + name, query=query))
         self.psql(self.admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -191,6 +196,17 @@ class PostgresDb:
 
     def size_bytes(self):
         return int(self.psql(self.url, "SELECT pg_database_size(current_database())").strip())
+
+    def tls_backends(self):
+        """How many of the database's other connections are encrypted, and how many not."""
+        out = self.psql(
+            self.admin_url,
+            "SELECT count(*) FILTER (WHERE s.ssl), count(*) FILTER (WHERE NOT s.ssl) "
+            "FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) "
+            f"WHERE a.datname = '{self.name}' AND a.pid <> pg_backend_pid()",
+        )
+        tls, plain = (int(n) for n in out.strip().split("|"))
+        return {"tls": tls, "plain": plain}
 
     def drop(self):
         try:
@@ -477,7 +493,8 @@ def bench_one(args, kind, customers, outdir, stamp):
     if kind == "sqlite":
         db = SqliteDb(workdir)
     else:
-        db = PostgresDb(args.postgres_url, f"customers_api_bench_{stamp}_{customers}")
+        db = PostgresDb(args.postgres_url, f"customers_api_bench_{stamp}_{customers}",
+                        plain=args.plain)
     secret = secrets.token_hex(32)
     extra_env = dict(kv.split("=", 1) for kv in args.server_env)
     server = Server(args.binary, db, workdir, secret, extra_env)
@@ -511,6 +528,9 @@ def bench_one(args, kind, customers, outdir, stamp):
         result["db_size_mib"] = db.size_bytes() / 2**20
         if "ours" in args.servers:
             result["runs"] = run_scenarios(args, server, db, token, ids_file)
+        if kind == "postgres":
+            result["tls_backends"] = db.tls_backends()
+            log(f"{kind}: our server's PostgreSQL connections: {result['tls_backends']}")
         result["peak_rss_mib"] = max(
             [result["seed_peak_rss_mib"]] + [r["peak_rss_mib"] for r in result["runs"]])
         if "reference" in args.servers:
@@ -523,6 +543,10 @@ def bench_one(args, kind, customers, outdir, stamp):
                 log(f"{kind}: reference server pid {reference.pid} on port {reference.port}")
                 result["reference_runs"] = run_scenarios(args, reference, db, token, ids_file,
                                                          tag="ref:")
+                if kind == "postgres":
+                    result["reference_tls_backends"] = db.tls_backends()
+                    log(f"{kind}: the reference's PostgreSQL connections: "
+                        f"{result['reference_tls_backends']}")
             finally:
                 reference.stop()
             result["reference_peak_rss_mib"] = max(
@@ -607,6 +631,11 @@ def report(args, results, info):
                     else ""))
     if args.server_env:
         lines.append("server env: " + " ".join(args.server_env))
+    for res in results:
+        for who, key in (("ours", "tls_backends"), ("reference", "reference_tls_backends")):
+            if key in res:
+                lines.append(f"{res['db']} {res['customers']}, {who}: PostgreSQL connections "
+                             f"after the runs: {res[key]['tls']} TLS, {res[key]['plain']} plain")
     lines.append("")
     lines.append("| db | customers | run | req/s | p50 ms | p90 ms | p99 ms | non-2xx (wrk/server)"
                  " | server CPU us/req | PG CPU us/req | peak RSS MiB |")
@@ -678,6 +707,9 @@ def main():
                    default=os.environ.get("BENCH_POSTGRES_URL",
                                           "postgres://postgres@127.0.0.1:5432/postgres"),
                    help="admin URL; a fresh database is created beside it and dropped after")
+    p.add_argument("--plain", action="store_true",
+                   help="PostgreSQL without TLS: sslmode=disable unless --postgres-url has an "
+                        "sslmode (by default the URL's sslmode, else prefer: TLS if offered)")
     p.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
                    help="extra environment for the server (and the reference), e.g. "
                         "DB_MAX_CONNECTIONS=4")

@@ -8,6 +8,12 @@
 #   bench/run.sh --help                           # every option
 #   bench/run.sh --servers ours,reference         # also the minimal reference server, and
 #                                                 # the ratio ours / reference (issue #6)
+#   bench/run.sh --db postgres --plain            # PostgreSQL without TLS (sslmode=disable)
+#
+# PostgreSQL is reached over TLS by default when the server offers it: BENCH_POSTGRES_URL (or
+# --postgres-url) without an sslmode gets sqlx's default, prefer, as in production, for our server
+# and the reference alike; --plain adds sslmode=disable. The report says how many of each
+# server's PostgreSQL connections were encrypted.
 #
 # --servers ours,reference also builds bench/reference (a deliberately minimal hyper + rusqlite
 # / tokio-postgres server doing the same work, its own Cargo project and target folder) and runs

@@ -67,7 +67,7 @@ impl Repository {
                 Budget::sqlite(settings.max_connections, cores).map_err(anyhow::Error::msg)?;
             (budget, None)
         } else {
-            let postgres = special_treatment::postgres_settings(settings).await?;
+            let postgres = special_treatment::postgres_settings(settings);
             (
                 Budget::postgres(settings.max_connections, postgres.is_some()),
                 postgres,

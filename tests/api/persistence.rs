@@ -27,26 +27,33 @@ async fn a_restart_on_the_same_database_keeps_the_data() {
     assert_eq!(fetched, created);
 }
 
-/// `url` with its `sslmode` set to `mode`.
-fn with_sslmode(url: &str, mode: &str) -> String {
+/// `url` with its `sslmode` set to `mode` (`None`: without one, so sqlx's default, prefer).
+fn with_sslmode(url: &str, mode: Option<&str>) -> String {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    let mut params: Vec<&str> = query
+    let mut params: Vec<String> = query
         .split('&')
         .filter(|p| !p.is_empty() && !p.starts_with("sslmode="))
+        .map(str::to_owned)
         .collect();
-    let sslmode = format!("sslmode={mode}");
-    params.push(&sslmode);
-    format!("{base}?{}", params.join("&"))
+    params.extend(mode.map(|mode| format!("sslmode={mode}")));
+    if params.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", params.join("&"))
+    }
 }
 
 /// PostgreSQL: the special-treatment GET and PUT have connections of their own (half of
-/// `DB_MAX_CONNECTIONS`), which are plain text, so they exist only when the pool's connections
-/// are plain text too; with TLS the same calls take the pool, and answer the same.
+/// `DB_MAX_CONNECTIONS`), plain text or TLS as the pool's are: with sslmode=disable, and with
+/// TLS (require, and a URL without sslmode on a server offering TLS), where PostgreSQL reports
+/// each of them encrypted.
 #[tokio::test]
-async fn on_postgres_special_treatment_has_connections_of_its_own_unless_the_pool_uses_tls() {
-    const OWN: &str = "SELECT count(*) FROM pg_stat_activity \
-         WHERE datname = current_database() AND application_name = 'customers-api (special treatment)'";
-    for (sslmode, own) in [("disable", 4), ("require", 0)] {
+async fn on_postgres_special_treatment_has_connections_of_its_own_with_or_without_tls() {
+    const OWN: &str = "SELECT count(*), count(*) FILTER (WHERE s.ssl) \
+         FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
+         WHERE a.datname = current_database() \
+         AND a.application_name = 'customers-api (special treatment)'";
+    for sslmode in [Some("disable"), Some("require"), None] {
         let Some((db, url)) = postgres_or_skip("own connections").await else {
             return;
         };
@@ -58,7 +65,7 @@ async fn on_postgres_special_treatment_has_connections_of_its_own_unless_the_poo
             .unwrap()
             .try_get_by_index::<String>(0)
             .unwrap();
-        if sslmode == "require" && ssl != "on" {
+        if sslmode == Some("require") && ssl != "on" {
             eprintln!("own connections with TLS: skipped: this PostgreSQL has ssl = {ssl}");
             continue;
         }
@@ -70,13 +77,15 @@ async fn on_postgres_special_treatment_has_connections_of_its_own_unless_the_poo
         assert_eq!(resp.status(), 204);
         assert_eq!(app.treatment_values(&id).await, ["vip"]);
 
-        let count = observer
+        let row = observer
             .query_one_raw(Statement::from_string(DbBackend::Postgres, OWN))
             .await
             .unwrap()
-            .unwrap()
-            .try_get_by_index::<i64>(0)
             .unwrap();
-        assert_eq!(count, own, "sslmode={sslmode}");
+        let own = row.try_get_by_index::<i64>(0).unwrap();
+        let encrypted = row.try_get_by_index::<i64>(1).unwrap();
+        assert_eq!(own, 4, "sslmode={sslmode:?}");
+        let tls = sslmode != Some("disable") && ssl == "on";
+        assert_eq!(encrypted, if tls { 4 } else { 0 }, "sslmode={sslmode:?}");
     }
 }

@@ -349,42 +349,22 @@ impl FastPaths {
     }
 }
 
-/// The PostgreSQL fast paths' connection settings, unless the pool's connections use TLS (the
-/// connection string's `sslmode`, and whether the server offers it): those connections are
-/// plain text, so they never carry what the pool would encrypt. Also `None`, with a warning,
-/// for a connection string that tokio-postgres does not understand (an sqlx-only parameter).
-pub(super) async fn postgres_settings(
-    settings: &RepoSettings,
-) -> anyhow::Result<Option<ConnectionSettings>> {
-    use sea_orm::sqlx::{self, Connection, PgConnection};
+/// The PostgreSQL fast paths' connection settings, with TLS exactly when and as the pool's
+/// (see [`ConnectionSettings`]). `None`, with a warning, for a connection string that
+/// tokio-postgres does not understand (an sqlx-only parameter) or TLS files that cannot be
+/// read: the special-treatment calls then take the pool.
+pub(super) fn postgres_settings(settings: &RepoSettings) -> Option<ConnectionSettings> {
     if settings.max_connections < 2 {
-        return Ok(None);
-    }
-    let probe = async {
-        let mut connection = PgConnection::connect(&settings.database_url).await?;
-        let tls: Option<bool> =
-            sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
-                .fetch_optional(&mut connection)
-                .await?;
-        connection.close().await?;
-        anyhow::Ok(tls.unwrap_or(false))
-    };
-    let uses_tls = tokio::time::timeout(settings.acquire_timeout, probe)
-        .await
-        .map_err(|_| anyhow::anyhow!("no connection to PostgreSQL within the acquire timeout"))??;
-    if uses_tls {
-        tracing::info!("TLS to PostgreSQL: the special-treatment calls take the pool");
-        return Ok(None);
+        return None;
     }
     let own = ConnectionSettings::new(
         &settings.database_url,
         settings.acquire_timeout,
         settings.statement_timeout,
     );
-    Ok(own
-        .inspect_err(|err| {
-            let what = "DATABASE_URL not understood by tokio-postgres";
-            tracing::warn!(error = %err, "{what}; the special-treatment calls take the pool");
-        })
-        .ok())
+    own.inspect_err(|err| {
+        let what = "DATABASE_URL not understood by tokio-postgres";
+        tracing::warn!(error = %err, "{what}; the special-treatment calls take the pool");
+    })
+    .ok()
 }
