@@ -142,7 +142,6 @@ pub fn invalid_parameter(name: &str, reason: &str) -> Error {
 pub fn customer_id_not_a_uuid() -> Error {
     invalid_parameter(
         "customer_id",
-        "failed to parse \"string_uuid\": invalid character: expected an optional prefix of \
-         `urn:uuid:` followed by [0-9a-fA-F-], found `x` at 1",
+        "failed to parse \"string_uuid\": invalid character: found `x` at 0",
     )
 }
