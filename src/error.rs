@@ -4,7 +4,8 @@
 //! Handlers, the domain and the repository all fail with [`Error`], which knows nothing about
 //! HTTP. [`ErrorCode`] lists every code a client can see, each with its status, in one table.
 //! [`ApiError`] is the wire form: a poem-openapi response enum, so error statuses appear in the
-//! operations' documented responses. Framework failures (a path parameter that is not a UUID,
+//! operations' documented responses (each operation keeps only those it can answer, described
+//! in its own words: the `ERRORS` table above it in `crate::api`). Framework failures (a path parameter that is not a UUID,
 //! malformed JSON, an unknown route, a wrong method) are translated into [`Error`] by the
 //! request middleware (`crate::http`), so they leave as the same `ErrorResponse`. This module
 //! depends on no other module of the service but [`crate::request`] (the request's id).
@@ -312,8 +313,8 @@ impl From<Error> for ApiError {
 /// How long a client should wait before retrying after a 503.
 const RETRY_AFTER_SECONDS: u32 = 1;
 
-/// Errors as the operations document them. Every operation lists all of these: each can meet
-/// a bad request, bad credentials and a database that is down or slow.
+/// Errors as the operations answer them. The descriptions below are fallbacks: the document
+/// keeps, for each operation, the statuses its `ERRORS` table lists, with its own wording.
 #[derive(ApiResponse, Debug)]
 pub enum ApiError {
     /// Bad request: the body (`invalid_request_body`) or a parameter (`invalid_parameter`)

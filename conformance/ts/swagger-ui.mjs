@@ -1,6 +1,8 @@
 // Swagger UI in a real browser (Debian's Chromium, driven by playwright-core): the page loads
-// from the binary alone, both special-treatment operations sit under "Special Treatment", the
-// Authorize dialog takes a bearer token, and "Try it out" on the GET shows the 200 body.
+// from the binary alone, its tag sections come in the document's order (the original API
+// document's navigation, then "Service"; Swagger UI's default, no tagsSorter, keeps the
+// document's `tags` order), both special-treatment operations sit under "Special Treatment",
+// the Authorize dialog takes a bearer token, and "Try it out" on the GET shows the 200 body.
 import { chromium } from "playwright-core";
 
 const base = process.env.CAPI_URL ?? "http://127.0.0.1:8080";
@@ -52,6 +54,17 @@ try {
 
   await page.goto(`${base}/docs`);
   await page.waitForSelector("#operations-Special_Treatment-getCustomerSpecialTreatment", { timeout: 30000 });
+  const shown = await page.locator("h3.opblock-tag").evaluateAll((tags) => tags.map((t) => t.dataset.tag));
+  const documented = (await (await fetch(`${base}/openapi.json`)).json()).tags.map((t) => t.name);
+  const expected = ["Customers", "Special Treatment", "Service"];
+  check(
+    JSON.stringify(documented) === JSON.stringify(expected),
+    `the document's tags are in navigation order: ${documented.join(", ")}`,
+  );
+  check(
+    JSON.stringify(shown) === JSON.stringify(expected),
+    `Swagger UI shows the tag sections in that order: ${shown.join(", ")}`,
+  );
   const section = page.locator(".opblock-tag-section", {
     has: page.locator('h3.opblock-tag[data-tag="Special Treatment"]'),
   });

@@ -13,6 +13,10 @@ use uuid::Uuid;
 
 use super::{
     ApiResult, ApiTags, actor,
+    errors::{
+        INTERNAL, OperationErrors, PAYLOAD_TOO_LARGE, READ_TIMEOUT, READ_UNAVAILABLE, UNAUTHORIZED,
+        bad_request, conflict, customer_id_not_a_uuid, forbidden, not_found, timeout, unavailable,
+    },
     types::{Customer, CustomerPage, NewCustomer, Nullable, OrgId, Unvalidated},
 };
 use crate::{
@@ -86,6 +90,116 @@ fn decode_cursor(cursor: &str) -> Result<Uuid, Error> {
         .and_then(|bytes| Uuid::from_slice(&bytes).ok())
         .ok_or_else(|| Error::invalid_parameter("cursor", "not a cursor this server issued"))
 }
+
+/// The errors each operation below answers, in words about it (see [`super::errors`]).
+pub const ERRORS: &[OperationErrors] = &[
+    OperationErrors {
+        operation_id: "createCustomer",
+        errors: &[
+            bad_request(
+                "The body breaks a rule (`invalid_request_body`): not JSON, not an object, not \
+                 `application/json`, an unknown field, `external_id` missing, not a string, \
+                 empty, over 128 characters or with control characters, `display_name` not a \
+                 string or over 200 characters; or `org_id` breaks its format \
+                 (`invalid_parameter`). `details` names each offending field.",
+            )
+            .example(|| Error::invalid_field("external_id", "must be at most 128 characters")),
+            UNAUTHORIZED,
+            forbidden(
+                "The token does not grant this organization, or lacks the scope \
+                 `customers:write` (`forbidden`).",
+            )
+            .example(|| Error::Forbidden("the token lacks the scope \"customers:write\"".into())),
+            conflict(
+                "The organization already has a customer with this `external_id` (`conflict`). \
+                 After a `503` or `504`, it means the first attempt registered it.",
+            ),
+            PAYLOAD_TOO_LARGE,
+            INTERNAL,
+            unavailable(
+                "The database cannot be reached just now (`service_unavailable`); retry after \
+                 `Retry-After` seconds. If the connection broke mid-statement the customer may \
+                 have been registered: the retry then answers `409`.",
+            ),
+            timeout(
+                "The database did not answer within the statement timeout \
+                 (`repository_timeout`); the customer may have been registered: a retry \
+                 answers `409` if it was.",
+            ),
+        ],
+    },
+    OperationErrors {
+        operation_id: "listCustomers",
+        errors: &[
+            bad_request(
+                "A parameter breaks its format (`invalid_parameter`): `limit` not an integer \
+                 from 1 to 200, `cursor` not a cursor this server issued, `external_id` empty \
+                 or over 128 characters, or `org_id`. `details` names the parameter.",
+            )
+            .example(|| decode_cursor("not-a-cursor").unwrap_err()),
+            UNAUTHORIZED,
+            forbidden(
+                "The token does not grant this organization, or lacks the scope \
+                 `customers:read` (`forbidden`).",
+            )
+            .example(|| Error::Forbidden("the token lacks the scope \"customers:read\"".into())),
+            INTERNAL,
+            READ_UNAVAILABLE,
+            READ_TIMEOUT,
+        ],
+    },
+    OperationErrors {
+        operation_id: "getCustomer",
+        errors: &[
+            bad_request(
+                "`customer_id` is not a UUID, or `org_id` breaks its format \
+                 (`invalid_parameter`). `details` names the parameter.",
+            )
+            .example(customer_id_not_a_uuid),
+            UNAUTHORIZED,
+            forbidden(
+                "The token does not grant this organization, or lacks the scope \
+                 `customers:read` (`forbidden`).",
+            )
+            .example(|| Error::Forbidden("the token lacks the scope \"customers:read\"".into())),
+            not_found("Customer not found in this organization (`not_found`)."),
+            INTERNAL,
+            READ_UNAVAILABLE,
+            READ_TIMEOUT,
+        ],
+    },
+    OperationErrors {
+        operation_id: "deleteCustomer",
+        errors: &[
+            bad_request(
+                "`customer_id` is not a UUID, or `org_id` breaks its format \
+                 (`invalid_parameter`). `details` names the parameter.",
+            )
+            .example(customer_id_not_a_uuid),
+            UNAUTHORIZED,
+            forbidden(
+                "The token does not grant this organization, or lacks the scope \
+                 `customers:write` (`forbidden`).",
+            )
+            .example(|| Error::Forbidden("the token lacks the scope \"customers:write\"".into())),
+            not_found(
+                "Customer not found in this organization (`not_found`). After a `503` or \
+                 `504`, it means the first attempt deleted it.",
+            ),
+            INTERNAL,
+            unavailable(
+                "The database cannot be reached just now (`service_unavailable`); retry after \
+                 `Retry-After` seconds. If the connection broke mid-statement the customer may \
+                 have been deleted: the retry then answers `404`.",
+            ),
+            timeout(
+                "The database did not answer within the statement timeout \
+                 (`repository_timeout`); the customer may have been deleted: a retry answers \
+                 `404` if it was.",
+            ),
+        ],
+    },
+];
 
 #[OpenApi(tag = "ApiTags::Customers")]
 impl CustomersApi {

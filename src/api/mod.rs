@@ -3,9 +3,12 @@
 //! Each operation authenticates (the [`BearerAuth`] argument comes first, so a missing token is
 //! a 401 before any other error), parses its input into domain values, checks the caller's
 //! organization and scope, calls the repository and maps the answer. Errors leave as
-//! [`ApiError`], which lists every error status in each operation's documented responses.
+//! [`ApiError`]; which of its statuses each operation documents, and in what words, each
+//! resource module states in its `ERRORS` table ([`errors`]), collected in
+//! [`OPERATION_ERRORS`]. The document's tags follow [`TAG_ORDER`].
 
 pub mod customers;
+pub mod errors;
 pub mod service;
 pub mod special_treatment;
 pub mod types;
@@ -17,22 +20,44 @@ use crate::{auth::BearerAuth, error::ApiError, repo::Repository};
 /// The API's version, in the document's `info.version`.
 pub const API_VERSION: &str = "1.0.0";
 
+/// The document's tags, in the order its readers see them: the original API document's
+/// navigation (its sections, including those not built yet, so that they land in their place),
+/// then the probes. poem-openapi sorts tags by name; [`crate::spec`] puts them in this order,
+/// and refuses a tag that is not listed here. Swagger UI shows its sections in this order.
+pub const TAG_ORDER: &[&str] = &[
+    "External Accounts",
+    "Customers",
+    "Categories",
+    "Special Treatment",
+    "Customer Credentials",
+    "Customer Identification Processes",
+    "Service",
+];
+
+/// The tags in use (declared in [`TAG_ORDER`]'s order; the document's order is that list's).
 #[derive(Tags)]
 pub enum ApiTags {
+    /// External customers: the registry special treatment hangs on. A customer belongs to
+    /// exactly one organization and is invisible from every other.
+    Customers,
     /// Customer special treatment: values such as `vulnerable`, `vip` or `no-marketing` that
     /// change how the organization must deal with a customer.
     #[oai(rename = "Special Treatment")]
     SpecialTreatment,
-    /// External customers: the registry special treatment hangs on. A customer belongs to
-    /// exactly one organization and is invisible from every other.
-    Customers,
     /// Liveness and readiness probes for load balancers and orchestrators (no authentication).
     Service,
 }
 
+/// Every operation's documented errors, one table per resource module.
+pub const OPERATION_ERRORS: &[&[errors::OperationErrors]] = &[
+    customers::ERRORS,
+    special_treatment::ERRORS,
+    service::ERRORS,
+];
+
 pub type Api = (
-    special_treatment::SpecialTreatmentApi,
     customers::CustomersApi,
+    special_treatment::SpecialTreatmentApi,
     service::ServiceApi,
 );
 
@@ -66,8 +91,8 @@ the first attempt landed. Every `/v1` answer carries `Cache-Control: no-store`.
 /// The poem-openapi service: the operations and the document describing them.
 pub fn service(repo: Repository) -> OpenApiService<Api, ()> {
     let api = (
-        special_treatment::SpecialTreatmentApi { repo: repo.clone() },
         customers::CustomersApi { repo: repo.clone() },
+        special_treatment::SpecialTreatmentApi { repo: repo.clone() },
         service::ServiceApi { repo },
     );
     OpenApiService::new(api, "Customers API", API_VERSION)

@@ -2,7 +2,11 @@
 
 use poem_openapi::{ApiResponse, OpenApi, payload::Json};
 
-use super::{ApiResult, ApiTags, types::HealthStatus};
+use super::{
+    ApiResult, ApiTags,
+    errors::{INTERNAL, OperationErrors, timeout, unavailable},
+    types::HealthStatus,
+};
 use crate::repo::Repository;
 
 pub struct ServiceApi {
@@ -15,6 +19,29 @@ pub enum HealthResponse {
     #[oai(status = 200, content_type = "application/json")]
     Ok(Json<HealthStatus>),
 }
+
+/// The errors each probe answers (see [`super::errors`]): liveness none (it touches nothing
+/// that can fail), readiness only the database's.
+pub const ERRORS: &[OperationErrors] = &[
+    OperationErrors {
+        operation_id: "getHealth",
+        errors: &[],
+    },
+    OperationErrors {
+        operation_id: "getReadiness",
+        errors: &[
+            INTERNAL,
+            unavailable(
+                "Not ready: the database does not answer (`service_unavailable`). Take this \
+                 replica out of rotation (do not restart it) until `/readyz` answers `200`.",
+            ),
+            timeout(
+                "Not ready: the database did not answer within the statement timeout \
+                 (`repository_timeout`).",
+            ),
+        ],
+    },
+];
 
 #[OpenApi(tag = "ApiTags::Service")]
 impl ServiceApi {

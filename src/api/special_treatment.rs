@@ -1,15 +1,22 @@
 //! Customer special treatment (the seed's "Customer Special Treatment" section).
 
+use poem::http::StatusCode;
 use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::Json};
 use uuid::Uuid;
 
 use super::{
     ApiResult, ApiTags, actor,
+    errors::{
+        Documented, INTERNAL, OperationErrors, PAYLOAD_TOO_LARGE, READ_TIMEOUT, READ_UNAVAILABLE,
+        UNAUTHORIZED, bad_request, customer_id_not_a_uuid, forbidden, not_found, timeout,
+        unavailable,
+    },
     types::{CustomerSpecialTreatment, OrgId, SerdeJson, Unvalidated},
 };
 use crate::{
     auth::{BearerAuth, Scope},
     domain::special_treatment::SpecialTreatment,
+    error::Error,
     repo::Repository,
 };
 
@@ -30,6 +37,72 @@ pub enum SetSpecialTreatmentResponse {
     #[oai(status = 204)]
     Set,
 }
+
+/// The errors each operation below answers, in words about it (see [`super::errors`]). The
+/// original API document's lists are the floor: GET 200, 400, 401, 403, 404, 409, 500, 503,
+/// 504; PUT 204, 400, 401, 403, 404, 500, plus 413, 503 and 504 (the contract's additions).
+pub const ERRORS: &[OperationErrors] = &[
+    OperationErrors {
+        operation_id: "getCustomerSpecialTreatment",
+        errors: &[
+            bad_request(
+                "`customer_id` is not a UUID, or `org_id` breaks its format \
+                 (`invalid_parameter`). `details` names the parameter.",
+            )
+            .example(customer_id_not_a_uuid),
+            UNAUTHORIZED,
+            forbidden(
+                "The token does not grant this organization, or lacks the scope \
+                 `special-treatment:read` (`forbidden`).",
+            )
+            .example(|| {
+                Error::Forbidden("the token lacks the scope \"special-treatment:read\"".into())
+            }),
+            not_found("Customer not found in this organization (`not_found`)."),
+            Documented::reserved(
+                StatusCode::CONFLICT,
+                "Not answered by this version: reading a special treatment conflicts with no \
+                 rule. Listed because the original API document lists it for this operation; \
+                 should a later version answer it, the body is an `ErrorResponse` with code \
+                 `conflict`.",
+            ),
+            INTERNAL,
+            READ_UNAVAILABLE,
+            READ_TIMEOUT,
+        ],
+    },
+    OperationErrors {
+        operation_id: "setCustomerSpecialTreatment",
+        errors: &[
+            bad_request(
+                "The body breaks a rule (`invalid_request_body`): not JSON, not an object, not \
+                 `application/json`, a field other than `values`, `values` not a list of \
+                 strings, more than 32 values, a value empty, over 64 characters, with white \
+                 space at either end or control characters, or repeated; or `customer_id` is \
+                 not a UUID or `org_id` breaks its format (`invalid_parameter`). `details` \
+                 names each offending field (`values[i]`).",
+            ),
+            UNAUTHORIZED,
+            forbidden(
+                "The token does not grant this organization, or lacks the scope \
+                 `special-treatment:write` (`forbidden`).",
+            ),
+            not_found("Customer not found in this organization (`not_found`); nothing was stored."),
+            PAYLOAD_TOO_LARGE,
+            INTERNAL,
+            unavailable(
+                "The database cannot be reached just now (`service_unavailable`); retry after \
+                 `Retry-After` seconds. If the connection broke mid-statement the list may have \
+                 been replaced: the PUT is idempotent, retry it as is.",
+            ),
+            timeout(
+                "The database did not answer within the statement timeout \
+                 (`repository_timeout`); the list may or may not have been replaced: the PUT \
+                 is idempotent, retry it as is.",
+            ),
+        ],
+    },
+];
 
 #[OpenApi(tag = "ApiTags::SpecialTreatment")]
 impl SpecialTreatmentApi {

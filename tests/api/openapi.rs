@@ -142,7 +142,7 @@ fn schemas_are_named_as_the_seed_names_them_and_carry_the_rules() {
 }
 
 #[test]
-fn every_operation_documents_its_statuses_tags_and_security() {
+fn every_operation_has_its_metadata_tag_and_security() {
     let doc = document();
     assert_eq!(doc["openapi"], "3.0.0");
     assert_eq!(doc["info"]["title"], "Customers API");
@@ -150,23 +150,28 @@ fn every_operation_documents_its_statuses_tags_and_security() {
     assert_eq!(scheme["scheme"], "bearer");
     assert_eq!(scheme["bearerFormat"], "JWT");
     let mut operation_ids = Vec::new();
-    for (path, operations) in doc["paths"].as_object().unwrap() {
-        for (method, op) in operations.as_object().unwrap() {
-            let id = op["operationId"].as_str().expect("operationId");
-            operation_ids.push(id.to_owned());
+    for (path, method, op) in operations(&doc) {
+        let id = op["operationId"].as_str().expect("operationId");
+        operation_ids.push(id.to_owned());
+        assert!(
+            op["summary"].is_string() && op["description"].is_string(),
+            "{id}"
+        );
+        assert_eq!(
+            op["tags"].as_array().map(Vec::len),
+            Some(1),
+            "{id}: one tag"
+        );
+        if path.starts_with("/v1") {
             assert!(
-                op["summary"].is_string() && op["description"].is_string(),
-                "{id}"
+                op["security"].is_array(),
+                "{method} {path} declares bearer security"
             );
-            if path.starts_with("/v1") {
-                assert!(op["security"].is_array(), "{id} declares bearer security");
-                for status in ["400", "401", "403", "404", "500", "503", "504"] {
-                    assert!(
-                        op["responses"][status].is_object(),
-                        "{method} {path} documents {status}"
-                    );
-                }
-            }
+        } else {
+            assert!(
+                op["security"].is_null(),
+                "{method} {path} is unauthenticated"
+            );
         }
     }
     for (path, method, tag) in [
@@ -181,6 +186,7 @@ fn every_operation_documents_its_statuses_tags_and_security() {
             "Special Treatment",
         ),
         ("/v1/organizations/{org_id}/customers", "post", "Customers"),
+        ("/readyz", "get", "Service"),
     ] {
         assert_eq!(doc["paths"][path][method]["tags"][0], tag);
     }
@@ -188,24 +194,429 @@ fn every_operation_documents_its_statuses_tags_and_security() {
     assert_eq!(unique.len(), operation_ids.len(), "operationIds are unique");
 }
 
+/// Every operation in the document as (path, method, operation).
+fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
+    let mut all = Vec::new();
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, op) in operations.as_object().unwrap() {
+            all.push((path.clone(), method.clone(), op));
+        }
+    }
+    all
+}
+
+/// The error statuses an operation documents, ascending.
+fn error_statuses(op: &Value) -> Vec<u16> {
+    op["responses"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|status| status.parse::<u16>().expect("numeric status"))
+        .filter(|status| *status >= 400)
+        .collect()
+}
+
+/// What each operation can answer besides its success, stated apart from the code's tables
+/// (`src/api/<resource>.rs`) so that a change to either shows up here. Each operation answers
+/// 400 for a bad parameter or body, 401 and 403 under /v1, 404 for a customer named in the
+/// path that is not there, 409 for a rule it can break, 413 for a body over the limit, and
+/// 500/503/504 when it touches the database.
+const EXPECTED_ERRORS: &[(&str, &[u16])] = &[
+    ("createCustomer", &[400, 401, 403, 409, 413, 500, 503, 504]),
+    ("listCustomers", &[400, 401, 403, 500, 503, 504]),
+    ("getCustomer", &[400, 401, 403, 404, 500, 503, 504]),
+    ("deleteCustomer", &[400, 401, 403, 404, 500, 503, 504]),
+    // 409: never answered, but the original API document lists it (see below).
+    (
+        "getCustomerSpecialTreatment",
+        &[400, 401, 403, 404, 409, 500, 503, 504],
+    ),
+    (
+        "setCustomerSpecialTreatment",
+        &[400, 401, 403, 404, 413, 500, 503, 504],
+    ),
+    ("getHealth", &[]),
+    ("getReadiness", &[500, 503, 504]),
+];
+
+/// Statuses documented only because the original API document lists them: the code never
+/// answers them, and their description says so.
+const RESERVED: &[(&str, u16)] = &[("getCustomerSpecialTreatment", 409)];
+
+#[test]
+fn each_operation_documents_exactly_the_errors_it_can_answer() {
+    let doc = document();
+    let ops = operations(&doc);
+    assert_eq!(
+        ops.len(),
+        EXPECTED_ERRORS.len(),
+        "every operation is in EXPECTED_ERRORS and no other"
+    );
+    for (path, method, op) in ops {
+        let id = op["operationId"].as_str().unwrap();
+        let expected = EXPECTED_ERRORS
+            .iter()
+            .find(|(known, _)| *known == id)
+            .unwrap_or_else(|| panic!("{id} is missing from EXPECTED_ERRORS"))
+            .1;
+        let documented = error_statuses(op);
+        assert_eq!(documented, expected, "{method} {path} ({id})");
+
+        // The same sets, derived from the operation's shape: the contract's floor, and a
+        // ceiling of what its parameters, body and security make possible.
+        let v1 = path.starts_with("/v1");
+        let has_body = op["requestBody"].is_object();
+        let has_parameters = op["parameters"].as_array().is_some_and(|p| !p.is_empty());
+        let names_a_customer = path.contains("{customer_id}");
+        let touches_database = id != "getHealth";
+        let mut floor = Vec::new();
+        if has_body || has_parameters {
+            floor.push(400);
+        }
+        if v1 {
+            floor.extend([401, 403]);
+        }
+        if names_a_customer {
+            floor.push(404);
+        }
+        if has_body {
+            floor.push(413);
+        }
+        if touches_database {
+            floor.extend([500, 503, 504]);
+        }
+        let reserved: Vec<u16> = RESERVED
+            .iter()
+            .filter(|(op, _)| *op == id)
+            .map(|(_, status)| *status)
+            .collect();
+        let with_conflict_rule = ["createCustomer"];
+        for status in &documented {
+            let possible = floor.contains(status)
+                || (*status == 409 && with_conflict_rule.contains(&id))
+                || reserved.contains(status);
+            assert!(possible, "{id} documents {status}, which it cannot answer");
+        }
+        for status in &floor {
+            assert!(documented.contains(status), "{id} must document {status}");
+        }
+        for status in &reserved {
+            let description = op["responses"][status.to_string()]["description"]
+                .as_str()
+                .unwrap();
+            assert!(
+                description.starts_with("Not answered by this version"),
+                "{id}'s {status} says it is never answered: {description}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_original_documents_lists_are_the_floor_of_its_operations() {
+    let doc = document();
+    let path = "/v1/organizations/{org_id}/customers/{customer_id}/special-treatment";
+    let statuses = |method: &str| -> Vec<u16> {
+        let op = &doc["paths"][path][method];
+        op["responses"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|s| s.parse().unwrap())
+            .collect()
+    };
+    let get = statuses("get");
+    for status in [200, 400, 401, 403, 404, 409, 500, 503, 504] {
+        assert!(
+            get.contains(&status),
+            "GET special treatment lists {status}"
+        );
+    }
+    let put = statuses("put");
+    for status in [204, 400, 401, 403, 404, 500, 413, 503, 504] {
+        assert!(
+            put.contains(&status),
+            "PUT special treatment lists {status}"
+        );
+    }
+}
+
+#[test]
+fn error_descriptions_are_about_their_operation() {
+    let doc = document();
+    let op = |path: &str, method: &str| doc["paths"][path][method].clone();
+    let customer = op("/v1/organizations/{org_id}/customers/{customer_id}", "get");
+    assert_eq!(
+        customer["responses"]["404"]["description"],
+        "Customer not found in this organization (`not_found`)."
+    );
+    let list = op("/v1/organizations/{org_id}/customers", "get");
+    let bad = list["responses"]["400"]["description"].as_str().unwrap();
+    for parameter in ["limit", "cursor", "external_id"] {
+        assert!(
+            bad.contains(parameter),
+            "listCustomers' 400 names {parameter}"
+        );
+    }
+    let create = op("/v1/organizations/{org_id}/customers", "post");
+    assert!(
+        create["responses"]["409"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("external_id")
+    );
+    let ready = op("/readyz", "get");
+    assert!(
+        ready["responses"]["503"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("Not ready")
+    );
+    // The scope each 403 names is the one the operation needs.
+    for (_, _, op) in operations(&doc) {
+        if let Some(forbidden) = op["responses"]["403"]["description"].as_str() {
+            let needs = op["description"].as_str().unwrap().replace('\n', " ");
+            let scope = forbidden
+                .split('`')
+                .find(|part| part.contains(':'))
+                .expect("the 403 names a scope");
+            assert!(
+                needs.contains(&format!("scope `{scope}`")),
+                "{}: 403 names {scope}",
+                op["operationId"]
+            );
+        }
+    }
+}
+
 #[test]
 fn each_error_response_has_an_example_of_its_own_code() {
     let doc = document();
-    let expected = [
-        ("400", "invalid_request_body"),
-        ("401", "unauthorized"),
-        ("403", "forbidden"),
-        ("404", "not_found"),
-        ("409", "conflict"),
-        ("413", "payload_too_large"),
-        ("500", "internal_error"),
-        ("503", "service_unavailable"),
-        ("504", "repository_timeout"),
-    ];
-    let put = &doc["paths"]["/v1/organizations/{org_id}/customers/{customer_id}/special-treatment"]
-        ["put"];
-    for (status, code) in expected {
-        let example = &put["responses"][status]["content"]["application/json"]["example"];
-        assert_eq!(example["code"], code, "example of {status}");
+    let codes = |status: &str| -> &[&str] {
+        match status {
+            "400" => &["invalid_request_body", "invalid_parameter"],
+            "401" => &["unauthorized"],
+            "403" => &["forbidden"],
+            "404" => &["not_found"],
+            "409" => &["conflict"],
+            "413" => &["payload_too_large"],
+            "500" => &["internal_error"],
+            "503" => &["service_unavailable"],
+            "504" => &["repository_timeout"],
+            other => panic!("unexpected error status {other}"),
+        }
+    };
+    for (_, _, op) in operations(&doc) {
+        let id = &op["operationId"];
+        for (status, response) in op["responses"].as_object().unwrap() {
+            if status.as_str() < "400" {
+                continue;
+            }
+            let reserved = RESERVED
+                .iter()
+                .any(|(op, s)| id == *op && s.to_string() == *status);
+            let example = &response["content"]["application/json"]["example"];
+            if reserved {
+                assert!(
+                    example.is_null(),
+                    "{id} {status}: no example of an answer never given"
+                );
+                continue;
+            }
+            let code = example["code"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{id} {status}"));
+            assert!(
+                codes(status).contains(&code),
+                "{id} {status}: example code {code}"
+            );
+            assert_eq!(
+                example["request_id"], "0b7e0c5e-6f5f-4b8c-9d0e-3c2a1f4e5d6c",
+                "{id} {status}"
+            );
+        }
+    }
+    let list = &doc["paths"]["/v1/organizations/{org_id}/customers"]["get"];
+    assert_eq!(
+        list["responses"]["400"]["content"]["application/json"]["example"]["details"][0]["field"],
+        "cursor",
+        "listCustomers' 400 example is about its own parameters"
+    );
+}
+
+#[test]
+fn tags_follow_the_original_documents_navigation_then_the_probes() {
+    let doc = document();
+    let tags: Vec<&str> = doc["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tag| tag["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tags, ["Customers", "Special Treatment", "Service"]);
+    let order = customers_api::api::TAG_ORDER;
+    assert_eq!(
+        order,
+        [
+            "External Accounts",
+            "Customers",
+            "Categories",
+            "Special Treatment",
+            "Customer Credentials",
+            "Customer Identification Processes",
+            "Service",
+        ],
+        "the original document's navigation order, the probes last"
+    );
+    for (_, _, op) in operations(&doc) {
+        let tag = op["tags"][0].as_str().unwrap();
+        assert!(tags.contains(&tag), "{tag} is declared");
+    }
+}
+
+/// A YAML 1.1 reader (PyYAML, SnakeYAML, ...) resolves plain scalars by these patterns, from
+/// the YAML 1.1 type repository (yaml.org/type: bool, null, int, float, timestamp, merge,
+/// value). serde_yaml and YAML 1.2 know only a few of them.
+fn yaml_1_1_plain(scalar: &str) -> Value {
+    use regex::Regex;
+    let full = |pattern: &str| Regex::new(&format!("^(?:{pattern})$")).unwrap();
+    if full("y|Y|yes|Yes|YES|true|True|TRUE|on|On|ON").is_match(scalar) {
+        return Value::Bool(true);
+    }
+    if full("n|N|no|No|NO|false|False|FALSE|off|Off|OFF").is_match(scalar) {
+        return Value::Bool(false);
+    }
+    if full("~|null|Null|NULL|").is_match(scalar) {
+        return Value::Null;
+    }
+    if full("[-+]?(?:0|[1-9][0-9_]*)").is_match(scalar) {
+        return scalar.replace('_', "").parse::<i64>().unwrap().into();
+    }
+    for (kind, pattern) in [
+        ("int", "[-+]?0b[0-1_]+"),
+        ("int", "[-+]?0[0-7_]+"),
+        ("int", "[-+]?0x[0-9a-fA-F_]+"),
+        ("int", "[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+"),
+        ("float", "[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\\.[0-9_]*"),
+        ("float", "[-+]?\\.(?:inf|Inf|INF)|\\.(?:nan|NaN|NAN)"),
+        ("timestamp", "[0-9]{4}-[0-9]{2}-[0-9]{2}"),
+        (
+            "timestamp",
+            "[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \\t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}\
+             (?:\\.[0-9]*)?(?:[ \\t]*Z|[-+][0-9]{1,2}(?::[0-9]{2})?)?",
+        ),
+        ("merge", "<<"),
+        ("value", "="),
+    ] {
+        if full(pattern).is_match(scalar) {
+            return Value::String(format!("<YAML 1.1 {kind}: {scalar}>"));
+        }
+    }
+    if full("[-+]?(?:[0-9][0-9_]*)?\\.[0-9.]*(?:[eE][-+][0-9]+)?").is_match(scalar) {
+        return match scalar.replace('_', "").parse::<f64>() {
+            Ok(number) => number.into(),
+            Err(_) => Value::String(format!("<YAML 1.1 float: {scalar}>")),
+        };
+    }
+    Value::String(scalar.to_owned())
+}
+
+/// `yaml` as a YAML 1.1 reader builds it (block and flow collections, scalars; no anchors).
+fn load_as_yaml_1_1(yaml: &str) -> Value {
+    use yaml_rust2::{
+        Event,
+        parser::{EventReceiver, Parser},
+        scanner::TScalarStyle,
+    };
+    struct Events(Vec<Event>);
+    impl EventReceiver for Events {
+        fn on_event(&mut self, event: Event) {
+            self.0.push(event);
+        }
+    }
+    fn node(events: &mut std::vec::IntoIter<Event>) -> Value {
+        match events.next().expect("a node") {
+            Event::Scalar(text, TScalarStyle::Plain, ..) => yaml_1_1_plain(&text),
+            Event::Scalar(text, ..) => Value::String(text),
+            Event::SequenceStart(..) => {
+                let mut items = Vec::new();
+                while !matches!(events.as_slice().first(), Some(Event::SequenceEnd)) {
+                    items.push(node(events));
+                }
+                events.next();
+                Value::Array(items)
+            }
+            Event::MappingStart(..) => {
+                let mut map = serde_json::Map::new();
+                while !matches!(events.as_slice().first(), Some(Event::MappingEnd)) {
+                    let key = match node(events) {
+                        Value::String(key) => key,
+                        other => format!("<YAML 1.1 non-string key: {other}>"),
+                    };
+                    map.insert(key, node(events));
+                }
+                events.next();
+                Value::Object(map)
+            }
+            other => panic!("unexpected YAML event {other:?}"),
+        }
+    }
+    let mut events = Events(Vec::new());
+    Parser::new_from_str(yaml)
+        .load(&mut events, false)
+        .expect("the YAML parses");
+    let mut events = events.0.into_iter();
+    assert!(matches!(events.next(), Some(Event::StreamStart)));
+    assert!(matches!(events.next(), Some(Event::DocumentStart)));
+    node(&mut events)
+}
+
+#[test]
+fn a_yaml_1_1_reader_reads_the_document_as_the_json_says() {
+    let json: Value = serde_json::from_str(
+        &customers_api::spec::Spec::offline()
+            .expect("the document generates")
+            .json,
+    )
+    .unwrap();
+    let as_yaml_1_1 = load_as_yaml_1_1(COMMITTED);
+    if as_yaml_1_1 != json {
+        let first = first_difference(&as_yaml_1_1, &json, String::new());
+        panic!("a YAML 1.1 reader reads openapi.yaml differently at {first}");
+    }
+    // The reader itself: what YAML 1.2 reads as strings, YAML 1.1 does not.
+    assert_eq!(
+        load_as_yaml_1_1("a: 2026-11-27T10:00:00+00:00\nb: yes\nc: 1:20\nd: 0777\ne: '0777'"),
+        serde_json::json!({
+            "a": "<YAML 1.1 timestamp: 2026-11-27T10:00:00+00:00>",
+            "b": true,
+            "c": "<YAML 1.1 int: 1:20>",
+            "d": "<YAML 1.1 int: 0777>",
+            "e": "0777",
+        })
+    );
+}
+
+fn first_difference(a: &Value, b: &Value, at: String) -> String {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for key in x.keys().chain(y.keys()) {
+                if x.get(key) != y.get(key) {
+                    return match (x.get(key), y.get(key)) {
+                        (Some(p), Some(q)) => first_difference(p, q, format!("{at}/{key}")),
+                        (p, q) => format!("{at}/{key}: {p:?} vs {q:?}"),
+                    };
+                }
+            }
+            at
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find(|(_, (p, q))| p != q)
+            .map(|(i, (p, q))| first_difference(p, q, format!("{at}/{i}")))
+            .unwrap_or(at),
+        _ => format!("{at}: {a} (YAML 1.1) vs {b} (JSON)"),
     }
 }
