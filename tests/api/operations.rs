@@ -7,7 +7,10 @@ use sea_orm::{ConnectionTrait, Database, TransactionTrait};
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{ORG, SECRET, TestApp, TestDb, assert_error, spawn_app, spawn_app_with, token},
+    helpers::{
+        ORG, SECRET, TestApp, TestDb, assert_error, postgres_or_skip, spawn_app, spawn_app_with,
+        token,
+    },
     process::ServerProcess,
 };
 
@@ -300,13 +303,9 @@ async fn without_cors_configured_there_are_no_cors_headers() {
 
 #[tokio::test]
 async fn two_replicas_started_at_once_on_one_postgresql_database_both_serve() {
-    let (db, url) = TestDb::create().await;
-    if !matches!(db, TestDb::Postgres { .. }) {
-        eprintln!(
-            "skipped on SQLite: replicas share a PostgreSQL database (CI runs it with TEST_DATABASE_URL)"
-        );
+    let Some((db, url)) = postgres_or_skip("replicas share one database").await else {
         return;
-    }
+    };
     // Both start before either has migrated the fresh database.
     let (first, second) = tokio::join!(
         ServerProcess::start(&url, &[]),

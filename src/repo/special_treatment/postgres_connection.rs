@@ -429,11 +429,19 @@ pub(in crate::repo) mod testing {
 
     pub(crate) const GUARD: Duration = Duration::from_secs(5);
 
-    /// The test database's URL; `None` (the test is skipped) without one.
-    pub(crate) fn test_database(test: &str) -> Option<String> {
-        let url = std::env::var("TEST_DATABASE_URL").ok();
+    /// The test database's URL; without one, the line `<test>: skipped: needs
+    /// TEST_DATABASE_URL`, straight to the process's stderr (past the harness's capture, so a
+    /// skipped test that passes says it did not run).
+    pub(crate) fn test_database(what: &str) -> Option<String> {
+        use std::io::Write;
+        let url = std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|url| !url.is_empty());
         if url.is_none() {
-            eprintln!("{test}: skipped: needs TEST_DATABASE_URL (PostgreSQL)");
+            let thread = std::thread::current();
+            let test = thread.name().unwrap_or(what);
+            let line = format!("{test}: skipped: needs TEST_DATABASE_URL (PostgreSQL: {what})");
+            writeln!(std::io::stderr(), "{line}").ok();
         }
         url
     }
