@@ -126,17 +126,21 @@ mod tests {
 
     use super::*;
 
-    /// The settings that make a 204 durable are those of every write connection.
-    #[tokio::test]
-    async fn sqlite_connections_use_wal_with_a_full_sync_at_each_commit() {
-        let dir = tempfile::tempdir().unwrap();
+    async fn sqlite_repository(dir: &tempfile::TempDir) -> Repository {
         let settings = RepoSettings {
             database_url: format!("sqlite://{}/t.sqlite?mode=rwc", dir.path().display()),
             max_connections: 4,
             acquire_timeout: Duration::from_secs(2),
             statement_timeout: Duration::from_secs(2),
         };
-        let repo = Repository::connect(&settings).await.unwrap();
+        Repository::connect(&settings).await.unwrap()
+    }
+
+    /// The settings that make a 204 durable are those of every write connection.
+    #[tokio::test]
+    async fn sqlite_connections_use_wal_with_a_full_sync_at_each_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = sqlite_repository(&dir).await;
         for db in [&repo.pools.write, &repo.pools.read] {
             let pragma = |name: &str| {
                 let sql = format!("PRAGMA {name}");
@@ -161,13 +165,7 @@ mod tests {
     #[tokio::test]
     async fn sqlite_reads_cannot_write() {
         let dir = tempfile::tempdir().unwrap();
-        let settings = RepoSettings {
-            database_url: format!("sqlite://{}/t.sqlite?mode=rwc", dir.path().display()),
-            max_connections: 4,
-            acquire_timeout: Duration::from_secs(2),
-            statement_timeout: Duration::from_secs(2),
-        };
-        let repo = Repository::connect(&settings).await.unwrap();
+        let repo = sqlite_repository(&dir).await;
         let write = repo
             .pools
             .read
