@@ -204,7 +204,14 @@ impl Repository {
     ) -> Result<T, Error> {
         self.refuse_while_open()?;
         let _counted = CallInProgress::start(&self.calls);
-        let failure = match tokio::time::timeout(self.call_guard, call).await {
+        let mut call = std::pin::pin!(call);
+        // A call answered at its first poll (SQLite's special-treatment lookup on the
+        // request's thread, which never waits) needs no timer: the hottest path arms none.
+        let outcome = match futures_util::poll!(call.as_mut()) {
+            std::task::Poll::Ready(outcome) => Ok(outcome),
+            std::task::Poll::Pending => tokio::time::timeout(self.call_guard, call).await,
+        };
+        let failure = match outcome {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(failure)) => failure,
             // Neither the acquire timeout nor the database's own limit ended the call: the
