@@ -7,7 +7,7 @@ import sys
 import uuid
 
 from customers_api_client import AuthenticatedClient
-from customers_api_client.api.customers import create_customer, delete_customer
+from customers_api_client.api.customers import create_customer, delete_customer, list_customers
 from customers_api_client.api.special_treatment import (
     get_customer_special_treatment,
     set_customer_special_treatment,
@@ -47,6 +47,12 @@ def main() -> None:
     assert isinstance(customer, Customer)
     check(customer.external_id == external_id, "external_id round-trips")
     check(created.headers["location"].endswith(str(customer.id)), "Location names the customer")
+
+    page = list_customers.sync(org_id=org, client=client, external_id=external_id)
+    check(
+        page is not None and [c.id for c in page.items] == [customer.id] and page.next_cursor is None,
+        "listed by external_id",
+    )
 
     treatment = get_customer_special_treatment.sync(org_id=org, customer_id=customer.id, client=client)
     check(isinstance(treatment, SpecialTreatmentValues) and treatment.values == [], "no treatment yet")

@@ -28,6 +28,18 @@ const customer = created.data;
 check(customer.external_id === externalId && customer.display_name === "TypeScript SDK", "customer body is typed");
 check(created.response.headers.get("location")?.endsWith(customer.id) === true, "Location names the customer");
 
+const listed = await client.GET("/v1/organizations/{org_id}/customers", {
+  params: { path: { org_id: org }, query: { external_id: externalId } },
+});
+check(
+  listed.response.status === 200 &&
+    listed.data !== undefined &&
+    listed.data.items.length === 1 &&
+    listed.data.items[0]?.id === customer.id &&
+    listed.data.next_cursor === null,
+  "listed by external_id (listCustomers)",
+);
+
 const path = { org_id: org, customer_id: customer.id };
 const initial = await client.GET("/v1/organizations/{org_id}/customers/{customer_id}/special-treatment", {
   params: { path },

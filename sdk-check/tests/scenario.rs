@@ -45,6 +45,18 @@ async fn register_set_read_and_a_typed_error() {
     assert!(location.ends_with(&customer.id.to_string()));
     println!("ok - customer registered (201)");
 
+    let wanted: types::ListCustomersExternalId =
+        external_id.clone().try_into().expect("a valid external id");
+    let listed = client
+        .list_customers(&org, None, Some(&wanted), None)
+        .await
+        .expect("customers listed")
+        .into_inner();
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0].id, customer.id);
+    assert!(listed.next_cursor.is_none());
+    println!("ok - listed by external_id");
+
     let initial = client
         .get_customer_special_treatment(&org, &customer.id)
         .await
