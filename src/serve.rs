@@ -226,8 +226,12 @@ where
             },
             slot = slots.clone().acquire_owned(), if waiting.is_some() => {
                 room.wanted.store(false, Relaxed);
-                let (stream, remote_addr) = waiting.take().expect("a client is waiting");
-                (stream, remote_addr, slot.expect("the semaphore is never closed"))
+                // This branch runs only with a client waiting, and the semaphore is never
+                // closed; were either not so, the loop goes on rather than panicking.
+                let (Some((stream, remote_addr)), Ok(slot)) = (waiting.take(), slot) else {
+                    continue;
+                };
+                (stream, remote_addr, slot)
             }
             // Finished connections are collected as they end, so the set holds live ones.
             Some(finished) = connections.join_next(), if !connections.is_empty() => {
