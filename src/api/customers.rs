@@ -1,9 +1,5 @@
 //! Customers (the seed's "Customers — External customers" section).
 
-use base64::{
-    Engine, alphabet,
-    engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig},
-};
 use poem_openapi::{
     ApiResponse, OpenApi,
     param::{Path, Query},
@@ -13,6 +9,7 @@ use uuid::Uuid;
 
 use super::{
     ApiResult, ApiTags, actor,
+    cursor::{decode_id, default_limit, encode_id},
     errors::{
         INTERNAL, OperationErrors, PAYLOAD_TOO_LARGE, READ_TIMEOUT, READ_UNAVAILABLE, UNAUTHORIZED,
         bad_request, conflict, customer_id_not_a_uuid, forbidden, not_found, timeout, unavailable,
@@ -63,34 +60,6 @@ pub enum DeleteCustomerResponse {
     Deleted,
 }
 
-const DEFAULT_LIMIT: u32 = 50;
-
-fn default_limit() -> u32 {
-    DEFAULT_LIMIT
-}
-
-/// Cursors are opaque to clients: the last id of a page, base64url-encoded (22 characters).
-/// Trailing bits are allowed so that every string the documented pattern admits decodes.
-const CURSOR: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::URL_SAFE,
-    GeneralPurposeConfig::new()
-        .with_encode_padding(false)
-        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
-        .with_decode_allow_trailing_bits(true),
-);
-
-fn encode_cursor(after: Uuid) -> String {
-    CURSOR.encode(after.as_bytes())
-}
-
-fn decode_cursor(cursor: &str) -> Result<Uuid, Error> {
-    CURSOR
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| Uuid::from_slice(&bytes).ok())
-        .ok_or_else(|| Error::invalid_parameter("cursor", "not a cursor this server issued"))
-}
-
 /// The errors each operation below answers, in words about it (see [`super::errors`]).
 pub const ERRORS: &[OperationErrors] = &[
     OperationErrors {
@@ -136,7 +105,7 @@ pub const ERRORS: &[OperationErrors] = &[
                  from 1 to 200, `cursor` not a cursor this server issued, `external_id` empty \
                  or over 128 characters, or `org_id`. `details` names the parameter.",
             )
-            .example(|| decode_cursor("not-a-cursor").unwrap_err()),
+            .example(|| decode_id("not-a-cursor").unwrap_err()),
             UNAUTHORIZED,
             forbidden(
                 "The token does not grant this organization, or lacks the scope \
@@ -261,7 +230,7 @@ impl CustomersApi {
         #[oai(validator(min_length = 1, max_length = 128))]
         external_id: Query<Option<String>>,
     ) -> ApiResult<ListCustomersResponse> {
-        let after = cursor.0.as_deref().map(decode_cursor).transpose()?;
+        let after = cursor.0.as_deref().map(decode_id).transpose()?;
         auth.0.authorize(&org_id.0.0, Scope::CustomersRead)?;
         let query = ListQuery {
             limit: u64::from(limit.0),
@@ -271,7 +240,7 @@ impl CustomersApi {
         let page = self.repo.list_customers(&org_id.0.0, query).await?;
         Ok(ListCustomersResponse::Ok(Json(CustomerPage {
             items: page.items.into_iter().map(Customer::from).collect(),
-            next_cursor: Nullable(page.next.map(encode_cursor)),
+            next_cursor: Nullable(page.next.map(encode_id)),
         })))
     }
 

@@ -7,6 +7,7 @@
 //! resource module states in its `ERRORS` table ([`errors`]), collected in
 //! [`OPERATION_ERRORS`]. The document's tags follow [`TAG_ORDER`].
 
+pub mod cursor;
 pub mod customers;
 pub mod errors;
 pub mod service;
