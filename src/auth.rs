@@ -57,6 +57,8 @@ scopes! {
     CustomersWrite => "customers:write", privileged: false;
     SpecialTreatmentRead => "special-treatment:read", privileged: false;
     SpecialTreatmentWrite => "special-treatment:write", privileged: false;
+    CategoriesRead => "categories:read", privileged: false;
+    CategoriesWrite => "categories:write", privileged: false;
 }
 
 /// A [`Scopes`] set has one bit per scope, and room for the 16 of v1.1 and v1.2.

@@ -1,10 +1,15 @@
 //! SeaORM entities of the Customers API.
 //!
-//! One table: a customer row carries its special treatment as a JSON list, because the
-//! treatment is always read and replaced whole (GET returns the list, PUT replaces it). Keeping
-//! it on the customer row makes a GET one indexed lookup, a PUT one atomic `UPDATE`, and a
-//! DELETE take the treatment with the customer.
+//! A customer row carries its special treatment as a JSON list, because the treatment is
+//! always read and replaced whole (GET returns the list, PUT replaces it). Keeping it on the
+//! customer row makes a GET one indexed lookup, a PUT one atomic `UPDATE`, and a DELETE take
+//! the treatment with the customer.
+//!
+//! Categories are a catalogue of their own (`categories`) and a membership join table
+//! (`customer_categories`) with foreign keys to both sides.
 
+pub mod category;
 pub mod customer;
+pub mod customer_category;
 
 pub use customer::SpecialTreatmentValues;

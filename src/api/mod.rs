@@ -7,6 +7,7 @@
 //! resource module states in its `ERRORS` table ([`errors`]), collected in
 //! [`OPERATION_ERRORS`]. The document's tags follow [`TAG_ORDER`].
 
+pub mod categories;
 pub mod cursor;
 pub mod customers;
 pub mod errors;
@@ -43,6 +44,9 @@ pub enum ApiTags {
     Customers,
     /// Customer special treatment: values such as `vulnerable`, `vip` or `no-marketing` that
     /// change how the organization must deal with a customer.
+    /// Customer categories: the organization's own catalogue (`retail`, `sme`, `staff`, ...)
+    /// and the set of categories each customer belongs to.
+    Categories,
     #[oai(rename = "Special Treatment")]
     SpecialTreatment,
     /// Liveness and readiness probes for load balancers and orchestrators (no authentication).
@@ -52,20 +56,22 @@ pub enum ApiTags {
 /// Every operation's documented errors, one table per resource module.
 pub const OPERATION_ERRORS: &[&[errors::OperationErrors]] = &[
     customers::ERRORS,
+    categories::ERRORS,
     special_treatment::ERRORS,
     service::ERRORS,
 ];
 
 pub type Api = (
     customers::CustomersApi,
+    categories::CategoriesApi,
     special_treatment::SpecialTreatmentApi,
     service::ServiceApi,
 );
 
 const DESCRIPTION: &str = "\
-The customers of an organization and each customer's *special treatment*: a list of values \
-(`vulnerable`, `vip`, `no-marketing`, ...) that change how the organization must deal with that \
-customer.
+The customers of an organization, the categories it files them under, and each customer's \
+*special treatment*: a list of values (`vulnerable`, `vip`, `no-marketing`, ...) that change how \
+the organization must deal with that customer.
 
 **Authentication.** Every `/v1` operation needs `Authorization: Bearer <JWT>`. The token's \
 `orgs` claim lists the organizations the caller may act in (`\"*\"` for all) and its `scope` \
@@ -93,6 +99,7 @@ the first attempt landed. Every `/v1` answer carries `Cache-Control: no-store`.
 pub fn service(repo: Repository) -> OpenApiService<Api, ()> {
     let api = (
         customers::CustomersApi { repo: repo.clone() },
+        categories::CategoriesApi { repo: repo.clone() },
         special_treatment::SpecialTreatmentApi { repo: repo.clone() },
         service::ServiceApi { repo },
     );

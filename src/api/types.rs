@@ -22,13 +22,19 @@ use uuid::Uuid;
 
 use crate::domain::{
     TextRule,
+    category::{self, DESCRIPTION, KEY_MAX_CHARS, KEY_PATTERN, MAX_KEYS, NAME},
     customer::{self, DISPLAY_NAME, EXTERNAL_ID},
     special_treatment::{self, MAX_VALUES, VALUE},
 };
 
 /// Request schemas that refuse unknown fields. poem-openapi cannot emit
 /// `additionalProperties: false`, so `crate::spec` adds it to these by name.
-pub const CLOSED_SCHEMAS: &[&str] = &["NewCustomer", "SpecialTreatmentValues"];
+pub const CLOSED_SCHEMAS: &[&str] = &[
+    "NewCustomer",
+    "SpecialTreatmentValues",
+    "CategoryDefinition",
+    "CustomerCategories",
+];
 
 /// `org_id`: an organization name.
 pub const ORG_ID_PATTERN: &str = r"^[A-Za-z0-9][A-Za-z0-9._-]*$";
@@ -419,6 +425,174 @@ impl Example for CustomerPage {
         }
     }
 }
+
+/// `key` path parameter: a category key, checked before the handler runs.
+pub struct CategoryKey(pub String);
+
+impl CategoryKey {
+    fn schema(_: &mut Registry) -> MetaSchema {
+        MetaSchema {
+            title: Some("CategoryKey".to_owned()),
+            description: Some(
+                "A category key: 1-64 characters, lower-case ASCII letters and digits, then \
+                 also `_` and `-`.",
+            ),
+            example: Some(json!("retail")),
+            ..string_schema(KEY_MAX_CHARS, KEY_PATTERN)
+        }
+    }
+}
+
+named_schema!(CategoryKey, "CategoryKey");
+
+impl ParseFromParameter for CategoryKey {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        if !category::is_key(value) {
+            return Err(ParseError::custom(category::key_format_message()));
+        }
+        Ok(CategoryKey(value.to_owned()))
+    }
+}
+
+/// The body of `putCategory`: what the category becomes.
+pub struct CategoryDefinition;
+
+impl CategoryDefinition {
+    fn schema(_: &mut Registry) -> MetaSchema {
+        let name = MetaSchema {
+            description: Some(
+                "Name to show: 1-100 characters, no control characters, no white space at \
+                 either end.",
+            ),
+            ..text_schema(NAME)
+        };
+        let description = MetaSchema {
+            description: Some(
+                "What the category means: 1-500 characters, no control characters but inner \
+                 line breaks (LF, CRLF), no white space at either end. Absent or null: none.",
+            ),
+            nullable: true,
+            ..text_schema(DESCRIPTION)
+        };
+        MetaSchema {
+            title: Some("CategoryDefinition".to_owned()),
+            description: Some(
+                "A category's name and description. The key is the path's: a `key` field here \
+                 is an unknown field.",
+            ),
+            required: vec!["name"],
+            properties: closed_properties(
+                category::CategoryDefinition::FIELDS,
+                vec![("name", name), ("description", description)],
+            ),
+            example: Some(json!({
+                "name": "Retail",
+                "description": "Personal customers of the retail network."
+            })),
+            ..MetaSchema::new("object")
+        }
+    }
+}
+
+named_schema!(CategoryDefinition, "CategoryDefinition");
+
+/// One of the organization's categories.
+#[derive(Object)]
+#[oai(example)]
+pub struct Category {
+    /// The category's key, unique within the organization.
+    pub key: String,
+    /// Name to show.
+    pub name: String,
+    /// What the category means, or null.
+    pub description: Nullable<String>,
+    /// When the category was created.
+    pub created_at: DateTime<Utc>,
+    /// When the category was last replaced (its creation time if never).
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<category::Category> for Category {
+    fn from(c: category::Category) -> Self {
+        Category {
+            key: c.key,
+            name: c.name,
+            description: Nullable(c.description),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+impl Example for Category {
+    fn example() -> Self {
+        let at = DateTime::parse_from_rfc3339("2026-12-02T10:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        Category {
+            key: "retail".to_owned(),
+            name: "Retail".to_owned(),
+            description: Nullable(Some("Personal customers of the retail network.".to_owned())),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}
+
+/// One page of an organization's categories, in key order (byte order).
+#[derive(Object)]
+#[oai(example)]
+pub struct CategoryPage {
+    /// The categories of this page.
+    pub items: Vec<Category>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Nullable<String>,
+}
+
+impl Example for CategoryPage {
+    fn example() -> Self {
+        CategoryPage {
+            items: vec![Category::example()],
+            next_cursor: Nullable(None),
+        }
+    }
+}
+
+/// A customer's categories: the keys of the categories it belongs to.
+#[derive(Serialize)]
+pub struct CustomerCategories {
+    pub keys: Vec<String>,
+}
+
+impl CustomerCategories {
+    fn schema(_: &mut Registry) -> MetaSchema {
+        let key = MetaSchema {
+            example: None,
+            ..string_schema(KEY_MAX_CHARS, KEY_PATTERN)
+        };
+        let keys = MetaSchema {
+            description: Some(
+                "Keys of the organization's categories: at most 16, distinct, each an existing \
+                 category's. A set: answers list it in key order (`[]` when none). In a request, \
+                 absent or null means none.",
+            ),
+            items: Some(Box::new(MetaSchemaRef::Inline(Box::new(key)))),
+            max_items: Some(MAX_KEYS),
+            unique_items: Some(true),
+            nullable: true,
+            ..MetaSchema::new("array")
+        };
+        MetaSchema {
+            title: Some("CustomerCategories".to_owned()),
+            description: Some("The categories a customer belongs to."),
+            properties: closed_properties(category::CategoryKeys::FIELDS, vec![("keys", keys)]),
+            example: Some(json!({"keys": ["retail", "staff"]})),
+            ..MetaSchema::new("object")
+        }
+    }
+}
+
+named_schema!(CustomerCategories, "CustomerCategories");
 
 /// Liveness or readiness.
 #[derive(Object)]

@@ -18,6 +18,7 @@ pub const DISPLAY_NAME: TextRule = TextRule {
     max_chars: 200,
     no_controls: false,
     trimmed: false,
+    line_breaks: false,
 };
 
 /// A registered customer as stored.

@@ -9,6 +9,7 @@
 //! (`minLength`, `maxLength`, `pattern`, `properties`) are generated from the same values
 //! (`crate::api::types`), so the two cannot drift apart.
 
+pub mod category;
 pub mod customer;
 pub mod special_treatment;
 
@@ -71,6 +72,9 @@ const NO_CONTROLS: &str = r"^[^\x00-\x1F\x7F-\x9F]*$";
 /// Spelled out rather than `\s`, whose meaning differs between regex dialects.
 const TRIMMED_NO_CONTROLS: &str = r"^[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF](?:[^\x00-\x1F\x7F-\x9F]*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF])?$";
 
+/// As [`TRIMMED_NO_CONTROLS`], with inner line breaks (LF or CRLF, never a lone CR).
+const TRIMMED_NO_CONTROLS_LINES: &str = r"^[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF](?:(?:[^\x00-\x1F\x7F-\x9F]|\r?\n)*[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFEFF])?$";
+
 /// One text field's rules: its length in Unicode scalar values, and which characters it
 /// refuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +85,9 @@ pub struct TextRule {
     pub no_controls: bool,
     /// Refuses white space at either end (implies `no_controls` in the pattern).
     pub trimmed: bool,
+    /// Allows line breaks (LF, CRLF) inside a trimmed text: the one exception to
+    /// `no_controls`, for multi-line fields such as a description.
+    pub line_breaks: bool,
 }
 
 impl TextRule {
@@ -92,15 +99,25 @@ impl TextRule {
             max_chars,
             no_controls: true,
             trimmed: true,
+            line_breaks: false,
+        }
+    }
+
+    /// [`TextRule::trimmed`] that also allows inner line breaks (LF, CRLF).
+    pub const fn multi_line(max_chars: usize) -> Self {
+        TextRule {
+            line_breaks: true,
+            ..TextRule::trimmed(max_chars)
         }
     }
 
     /// The JSON Schema `pattern` stating the character rules, if any.
     pub fn pattern(self) -> Option<&'static str> {
-        match (self.no_controls, self.trimmed) {
-            (_, true) => Some(TRIMMED_NO_CONTROLS),
-            (true, false) => Some(NO_CONTROLS),
-            (false, false) => None,
+        match (self.no_controls, self.trimmed, self.line_breaks) {
+            (_, true, true) => Some(TRIMMED_NO_CONTROLS_LINES),
+            (_, true, false) => Some(TRIMMED_NO_CONTROLS),
+            (true, false, _) => Some(NO_CONTROLS),
+            (false, false, _) => None,
         }
     }
 
@@ -113,13 +130,26 @@ impl TextRule {
             let max = self.max_chars;
             violations.add(field, format!("must be at most {max} characters"));
         }
-        if self.no_controls && text.chars().any(is_control) {
+        if self.no_controls && has_control(text, self.line_breaks && self.trimmed) {
             violations.add(field, "must not contain control characters");
         }
         if self.trimmed && (text.starts_with(is_space) || text.ends_with(is_space)) {
             violations.add(field, "must not start or end with white space");
         }
     }
+}
+
+/// Whether `text` holds a control character; with `line_breaks`, LF and CRLF do not count.
+fn has_control(text: &str, line_breaks: bool) -> bool {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let line_break =
+            line_breaks && (c == '\n' || (c == '\r' && chars.next_if_eq(&'\n').is_some()));
+        if is_control(c) && !line_break {
+            return true;
+        }
+    }
+    false
 }
 
 /// Unicode category Cc: C0 controls, DEL and C1 controls.
@@ -153,6 +183,14 @@ mod tests {
             "a\u{85}b",
             "a\u{A0}",
             "tab\tinside",
+            "two\nlines",
+            "two\r\nlines",
+            "lone\rreturn",
+            "ends\n",
+            "\r\nstarts",
+            "a\n\nb",
+            "a\n\r\nb",
+            "a\r\r\nb",
         ];
         for rule in [
             TextRule::trimmed(64),
@@ -160,6 +198,7 @@ mod tests {
                 trimmed: false,
                 ..TextRule::trimmed(64)
             },
+            TextRule::multi_line(64),
         ] {
             let pattern = regex::Regex::new(rule.pattern().unwrap()).unwrap();
             for sample in samples {

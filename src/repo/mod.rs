@@ -19,6 +19,7 @@
 
 mod breaker;
 mod calls;
+pub mod categories;
 pub mod customers;
 mod db;
 mod errors;
