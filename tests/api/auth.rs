@@ -108,6 +108,62 @@ const MATRIX: &[Entry] = &[
         body: Body::SpecialTreatment,
         effect: Effect::SetsSpecialTreatment,
     },
+    Entry {
+        operation_id: "putCategory",
+        scope: "categories:write",
+        success: StatusCode::CREATED,
+        params: &[("key", Param::NewCategory)],
+        body: Body::CategoryDefinition,
+        effect: Effect::CreatesCategory,
+    },
+    Entry {
+        operation_id: "listCategories",
+        scope: "categories:read",
+        success: StatusCode::OK,
+        params: &[],
+        body: Body::None,
+        effect: Effect::None,
+    },
+    Entry {
+        operation_id: "getCategory",
+        scope: "categories:read",
+        success: StatusCode::OK,
+        params: &[("key", Param::Category)],
+        body: Body::None,
+        effect: Effect::None,
+    },
+    Entry {
+        operation_id: "deleteCategory",
+        scope: "categories:write",
+        success: StatusCode::NO_CONTENT,
+        params: &[("key", Param::Category)],
+        body: Body::None,
+        effect: Effect::DeletesCategory,
+    },
+    Entry {
+        operation_id: "listCategoryCustomers",
+        scope: "categories:read",
+        success: StatusCode::OK,
+        params: &[("key", Param::Category)],
+        body: Body::None,
+        effect: Effect::None,
+    },
+    Entry {
+        operation_id: "getCustomerCategories",
+        scope: "categories:read",
+        success: StatusCode::OK,
+        params: &[("customer_id", Param::Customer)],
+        body: Body::None,
+        effect: Effect::None,
+    },
+    Entry {
+        operation_id: "setCustomerCategories",
+        scope: "categories:write",
+        success: StatusCode::NO_CONTENT,
+        params: &[("customer_id", Param::Customer)],
+        body: Body::CustomerCategories,
+        effect: Effect::SetsCategories,
+    },
 ];
 
 /// What a path parameter names. Each call gets its own, registered for it.
@@ -115,6 +171,10 @@ const MATRIX: &[Entry] = &[
 enum Param {
     /// A customer of the call's organization.
     Customer,
+    /// A category of the call's organization.
+    Category,
+    /// A category key the call's organization does not have yet (a create's path).
+    NewCategory,
 }
 
 impl Param {
@@ -122,8 +182,14 @@ impl Param {
     fn missing(self) -> String {
         match self {
             Param::Customer => uuid::Uuid::now_v7().to_string(),
+            Param::Category | Param::NewCategory => fresh_category_key(),
         }
     }
+}
+
+/// A category key nobody has made yet.
+fn fresh_category_key() -> String {
+    format!("cat-{}", uuid::Uuid::new_v4().simple())
 }
 
 /// A valid body.
@@ -134,6 +200,10 @@ enum Body {
     NewCustomer,
     /// `CustomerSpecialTreatment` with one value.
     SpecialTreatment,
+    /// `CategoryDefinition` with a name.
+    CategoryDefinition,
+    /// `CustomerCategories` with the fixture's own category.
+    CustomerCategories,
 }
 
 /// What a successful call changes, so what a refused one must not have.
@@ -146,6 +216,12 @@ enum Effect {
     SetsSpecialTreatment,
     /// Deletes the fixture customer.
     Deletes,
+    /// Creates the category of the fixture's `key`.
+    CreatesCategory,
+    /// Deletes the fixture category.
+    DeletesCategory,
+    /// Sets the fixture customer's categories (none before).
+    SetsCategories,
 }
 
 /// A bearer-secured operation of the served spec, with its matrix entry.
@@ -158,10 +234,14 @@ struct Operation {
 }
 
 impl Operation {
-    /// Whether its path names something in the organization (a customer): a caller who may
-    /// not access it must get the same 403 whether it exists or not.
+    /// Whether its path names something in the organization that may not exist (a customer,
+    /// a category; not the key a create-or-replace creates): a caller who may not access it
+    /// must get the same 403 whether it exists or not.
     fn names_a_resource(&self) -> bool {
-        !self.entry.params.is_empty()
+        self.entry
+            .params
+            .iter()
+            .any(|(_, param)| !matches!(param, Param::NewCategory))
     }
 }
 
@@ -172,6 +252,8 @@ struct Fixture {
     params: Vec<(&'static str, String)>,
     /// The external id a `createCustomer` registers: fresh, so nobody has it yet.
     new_external_id: String,
+    /// A category of the organization for a `CustomerCategories` body, made for it.
+    category_for_body: Option<String>,
 }
 
 impl Fixture {
@@ -180,6 +262,7 @@ impl Fixture {
             org: org.to_owned(),
             params: vec![("org_id", org.to_owned())],
             new_external_id: format!("new-{}", uuid::Uuid::new_v4()),
+            category_for_body: None,
         }
     }
 
@@ -208,6 +291,11 @@ impl Fixture {
             Body::None => None,
             Body::NewCustomer => Some(json!({ "external_id": self.new_external_id })),
             Body::SpecialTreatment => Some(json!({ "values": ["vip"] })),
+            Body::CategoryDefinition => Some(json!({ "name": "Fixture" })),
+            // Without a category made for it (a fixture of names only): the empty set.
+            Body::CustomerCategories => Some(json!({
+                "keys": self.category_for_body.iter().collect::<Vec<_>>()
+            })),
         }
     }
 }
@@ -404,10 +492,22 @@ impl Server {
         for (name, param) in op.entry.params {
             let value = match param {
                 Param::Customer => self.admin.new_customer(org).await,
+                Param::Category => self.new_category(org).await,
+                Param::NewCategory => fresh_category_key(),
             };
             fixture.params.push((name, value));
         }
+        if let Body::CustomerCategories = op.entry.body {
+            fixture.category_for_body = Some(self.new_category(org).await);
+        }
         fixture
+    }
+
+    /// A new category of `org`; its key.
+    async fn new_category(&self, org: &str) -> String {
+        let key = fresh_category_key();
+        self.admin.save_category(org, &key, "Fixture").await;
+        key
     }
 
     /// A fixture for `op` in `org` whose path parameters are `value`s (e.g. one that does not
@@ -472,6 +572,26 @@ impl Server {
                 let resp = self.admin.get_customer(org, fixture.customer_id()).await;
                 let context = format!("{context}: the customer is still there");
                 expect_status(resp, StatusCode::OK, &context).await;
+            }
+            Effect::CreatesCategory => {
+                let resp = self.admin.get_category(org, fixture.value("key")).await;
+                let context = format!("{context}: no category created");
+                expect_status(resp, StatusCode::NOT_FOUND, &context).await;
+            }
+            Effect::DeletesCategory => {
+                let resp = self.admin.get_category(org, fixture.value("key")).await;
+                let context = format!("{context}: the category is still there");
+                expect_status(resp, StatusCode::OK, &context).await;
+            }
+            Effect::SetsCategories => {
+                let keys = self
+                    .admin
+                    .customer_categories(org, fixture.customer_id())
+                    .await;
+                assert!(
+                    keys.is_empty(),
+                    "{context}: no categories set, found {keys:?}"
+                );
             }
             Effect::None => {}
         }
@@ -734,9 +854,24 @@ fn the_matrix_refuses_an_uncovered_operation_a_wrong_scope_and_a_stale_row() {
             "put": secured("setCustomerSpecialTreatment", "Requires scope\n`special-treatment:write`.", "204"),
         },
         "/healthz": {"get": {"operationId": "getHealth", "responses": {"200": {}}}},
+        "/v1/organizations/{org_id}/categories": {
+            "get": secured("listCategories", "Requires scope `categories:read`.", "200"),
+        },
+        "/v1/organizations/{org_id}/categories/{key}": {
+            "put": secured("putCategory", "Requires scope `categories:write`.", "201"),
+            "get": secured("getCategory", "Requires scope `categories:read`.", "200"),
+            "delete": secured("deleteCategory", "Requires scope `categories:write`.", "204"),
+        },
+        "/v1/organizations/{org_id}/categories/{key}/customers": {
+            "get": secured("listCategoryCustomers", "Requires scope `categories:read`.", "200"),
+        },
+        "/v1/organizations/{org_id}/customers/{customer_id}/categories": {
+            "get": secured("getCustomerCategories", "Requires scope `categories:read`.", "200"),
+            "put": secured("setCustomerCategories", "Requires scope `categories:write`.", "204"),
+        },
     });
-    let operations = secured_operations(&spec(v1.clone())).expect("v1 is covered");
-    assert_eq!(operations.len(), 6);
+    let operations = secured_operations(&spec(v1.clone())).expect("v1.1 is covered");
+    assert_eq!(operations.len(), 13);
 
     v1[customer]["patch"] = secured("updateCustomer", "Requires scope `customers:write`.", "200");
     v1[customer]["get"]["description"] = json!("Requires scope `customers:write`.");

@@ -59,6 +59,35 @@ pub fn special_treatment_path(org: &str, id: &str) -> String {
     format!("/v1/organizations/{org}/customers/{id}/special-treatment")
 }
 
+/// `/v1/organizations/{org}/categories`: `listCategories`.
+pub fn categories_path(org: &str) -> String {
+    format!("/v1/organizations/{org}/categories")
+}
+
+/// `/v1/organizations/{org}/categories/{key}`: `putCategory`, `getCategory`, `deleteCategory`.
+pub fn category_path(org: &str, key: &str) -> String {
+    format!("/v1/organizations/{org}/categories/{key}")
+}
+
+/// `/v1/organizations/{org}/categories/{key}/customers`: `listCategoryCustomers`.
+pub fn category_customers_path(org: &str, key: &str) -> String {
+    format!("/v1/organizations/{org}/categories/{key}/customers")
+}
+
+/// `/v1/organizations/{org}/customers/{id}/categories`: `getCustomerCategories`,
+/// `setCustomerCategories`.
+pub fn customer_categories_path(org: &str, id: &str) -> String {
+    format!("/v1/organizations/{org}/customers/{id}/categories")
+}
+
+/// `path` with `?query` when `query` is not empty.
+fn with_query(path: String, query: &str) -> String {
+    match query {
+        "" => path,
+        query => format!("{path}?{query}"),
+    }
+}
+
 /// A client of one server: its base URL, an HTTP client, and the `Authorization` header it
 /// sends.
 #[derive(Clone)]
@@ -243,6 +272,95 @@ impl ApiClient {
             .set_customer_special_treatment(org, id, &json!({ "values": values }))
             .await;
         let context = format!("setCustomerSpecialTreatment {values:?} of {id} in {org}");
+        expect_status(resp, StatusCode::NO_CONTENT, &context).await;
+    }
+
+    // --- Categories ------------------------------------------------------------------------
+
+    /// `putCategory`: `PUT /v1/organizations/{org}/categories/{key}` with `body`.
+    pub fn put_category(&self, org: &str, key: &str, body: &Value) -> Call {
+        Call(
+            self.request(Method::PUT, &category_path(org, key))
+                .json(body),
+        )
+    }
+
+    /// `listCategories`: `GET /v1/organizations/{org}/categories?{query}`.
+    pub fn list_categories(&self, org: &str, query: &str) -> Call {
+        self.call(Method::GET, &with_query(categories_path(org), query))
+    }
+
+    /// `getCategory`: `GET /v1/organizations/{org}/categories/{key}`.
+    pub fn get_category(&self, org: &str, key: &str) -> Call {
+        self.call(Method::GET, &category_path(org, key))
+    }
+
+    /// `deleteCategory`: `DELETE /v1/organizations/{org}/categories/{key}`.
+    pub fn delete_category(&self, org: &str, key: &str) -> Call {
+        self.call(Method::DELETE, &category_path(org, key))
+    }
+
+    /// `listCategoryCustomers`: `GET .../categories/{key}/customers?{query}`.
+    pub fn list_category_customers(&self, org: &str, key: &str, query: &str) -> Call {
+        let path = with_query(category_customers_path(org, key), query);
+        self.call(Method::GET, &path)
+    }
+
+    /// `getCustomerCategories`: `GET .../customers/{id}/categories`.
+    pub fn get_customer_categories(&self, org: &str, id: &str) -> Call {
+        self.call(Method::GET, &customer_categories_path(org, id))
+    }
+
+    /// `setCustomerCategories`: `PUT .../customers/{id}/categories` with `body`.
+    pub fn set_customer_categories(&self, org: &str, id: &str, body: &Value) -> Call {
+        Call(
+            self.request(Method::PUT, &customer_categories_path(org, id))
+                .json(body),
+        )
+    }
+
+    /// Creates (or replaces) category `key` named `name` (`putCategory`, asserting a 201 or
+    /// 200); the category.
+    pub async fn save_category(&self, org: &str, key: &str, name: &str) -> Value {
+        let resp = self.put_category(org, key, &json!({ "name": name })).await;
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        assert!(
+            status == StatusCode::CREATED || status == StatusCode::OK,
+            "putCategory {key} in {org}: expected 201 or 200, got {status} {body}"
+        );
+        serde_json::from_str(&body).expect("a Category")
+    }
+
+    /// `getCategory`, asserting the 200; the category.
+    pub async fn category(&self, org: &str, key: &str) -> Value {
+        self.get_json(&category_path(org, key)).await
+    }
+
+    /// `listCategories` with `query`, asserting the 200; the page.
+    pub async fn categories_page(&self, org: &str, query: &str) -> Value {
+        self.get_json(&with_query(categories_path(org), query))
+            .await
+    }
+
+    /// `listCategoryCustomers` with `query`, asserting the 200; the page.
+    pub async fn category_customers_page(&self, org: &str, key: &str, query: &str) -> Value {
+        self.get_json(&with_query(category_customers_path(org, key), query))
+            .await
+    }
+
+    /// The customer's category keys (`getCustomerCategories`, asserting the 200).
+    pub async fn customer_categories(&self, org: &str, id: &str) -> Vec<String> {
+        let body = self.get_json(&customer_categories_path(org, id)).await;
+        serde_json::from_value(body["keys"].clone()).expect("keys is a list of strings")
+    }
+
+    /// Sets the customer's categories (`setCustomerCategories`, asserting the 204).
+    pub async fn set_categories(&self, org: &str, id: &str, keys: &[&str]) {
+        let resp = self
+            .set_customer_categories(org, id, &json!({ "keys": keys }))
+            .await;
+        let context = format!("setCustomerCategories {keys:?} of {id} in {org}");
         expect_status(resp, StatusCode::NO_CONTENT, &context).await;
     }
 

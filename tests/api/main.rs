@@ -9,6 +9,7 @@
 //! `auth.rs`'s `MATRIX`.
 
 mod auth;
+mod categories;
 mod client;
 mod connections;
 mod customers;

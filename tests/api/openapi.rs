@@ -235,6 +235,22 @@ const EXPECTED_ERRORS: &[(&str, &[u16])] = &[
         "setCustomerSpecialTreatment",
         &[400, 401, 403, 404, 413, 500, 503, 504],
     ),
+    ("putCategory", &[400, 401, 403, 413, 500, 503, 504]),
+    ("listCategories", &[400, 401, 403, 500, 503, 504]),
+    ("getCategory", &[400, 401, 403, 404, 500, 503, 504]),
+    ("deleteCategory", &[400, 401, 403, 404, 409, 500, 503, 504]),
+    (
+        "listCategoryCustomers",
+        &[400, 401, 403, 404, 500, 503, 504],
+    ),
+    (
+        "getCustomerCategories",
+        &[400, 401, 403, 404, 500, 503, 504],
+    ),
+    (
+        "setCustomerCategories",
+        &[400, 401, 403, 404, 413, 500, 503, 504],
+    ),
     ("getHealth", &[]),
     ("getReadiness", &[500, 503, 504]),
 ];
@@ -267,7 +283,11 @@ fn each_operation_documents_exactly_the_errors_it_can_answer() {
         let v1 = path.starts_with("/v1");
         let has_body = op["requestBody"].is_object();
         let has_parameters = op["parameters"].as_array().is_some_and(|p| !p.is_empty());
-        let names_a_customer = path.contains("{customer_id}");
+        // A path that names a customer or a category, which may not exist; a PUT that
+        // creates what its path names answers no 404.
+        let creates_at_path = ["putCategory"];
+        let names_a_resource = (path.contains("{customer_id}") || path.contains("{key}"))
+            && !creates_at_path.contains(&id);
         let touches_database = id != "getHealth";
         let mut floor = Vec::new();
         if has_body || has_parameters {
@@ -276,7 +296,7 @@ fn each_operation_documents_exactly_the_errors_it_can_answer() {
         if v1 {
             floor.extend([401, 403]);
         }
-        if names_a_customer {
+        if names_a_resource {
             floor.push(404);
         }
         if has_body {
@@ -290,7 +310,7 @@ fn each_operation_documents_exactly_the_errors_it_can_answer() {
             .filter(|(op, _)| *op == id)
             .map(|(_, status)| *status)
             .collect();
-        let with_conflict_rule = ["createCustomer"];
+        let with_conflict_rule = ["createCustomer", "deleteCategory"];
         for status in &documented {
             let possible = floor.contains(status)
                 || (*status == 409 && with_conflict_rule.contains(&id))
@@ -453,7 +473,10 @@ fn tags_follow_the_original_documents_navigation_then_the_probes() {
         .iter()
         .map(|tag| tag["name"].as_str().unwrap())
         .collect();
-    assert_eq!(tags, ["Customers", "Special Treatment", "Service"]);
+    assert_eq!(
+        tags,
+        ["Customers", "Categories", "Special Treatment", "Service"]
+    );
     let order = customers_api::api::TAG_ORDER;
     assert_eq!(
         order,
