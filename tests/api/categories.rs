@@ -12,6 +12,7 @@ use crate::{
         ALL_SCOPES, ORG, TestDb, assert_error, direct_connection, spawn_app, start, test_settings,
         token,
     },
+    process::ServerProcess,
 };
 
 const OTHER_ORG: &str = "globex";
@@ -581,4 +582,112 @@ async fn a_v1_database_with_data_upgrades_in_place() {
         assert_eq!(row.try_get::<i64>("", "n").unwrap(), 2);
     }
     connection.close().await.ok();
+}
+
+/// Every v1 promise on the new routes, against the real binary with JSON logs: `no-store` and
+/// `X-Request-Id` on every answer (an error's `request_id` equal to it), a JSON 405 with
+/// `Allow`, metrics by route template, and log lines without a category's name or description
+/// or which categories a customer is in.
+#[tokio::test]
+async fn v1_promises_hold_on_the_category_routes() {
+    let (_db, url) = TestDb::create().await;
+    let server = ServerProcess::start(&url, &[]).await;
+    let api = &server.api;
+    let name = "Quokka-Name-7Q";
+    let description = "Wombat-Description-9K";
+    let key = "marsupials";
+    let customer = api.new_customer(ORG).await;
+    let nobody = uuid::Uuid::now_v7().to_string();
+    let answers = vec![
+        (
+            "create",
+            api.put_category(ORG, key, &json!({"name": name, "description": description}))
+                .await,
+        ),
+        ("list", api.list_categories(ORG, "").await),
+        ("get", api.get_category(ORG, key).await),
+        ("get missing", api.get_category(ORG, "none").await),
+        (
+            "set",
+            api.set_customer_categories(ORG, &customer, &json!({"keys": [key]}))
+                .await,
+        ),
+        (
+            "set unknown",
+            api.set_customer_categories(ORG, &customer, &json!({"keys": ["none"]}))
+                .await,
+        ),
+        ("members", api.list_category_customers(ORG, key, "").await),
+        ("keys", api.get_customer_categories(ORG, &customer).await),
+        (
+            "keys missing",
+            api.get_customer_categories(ORG, &nobody).await,
+        ),
+        ("delete in use", api.delete_category(ORG, key).await),
+        ("no token", api.without_token().get_category(ORG, key).await),
+    ];
+    for (what, resp) in answers {
+        let status = resp.status();
+        assert_eq!(resp.headers()["cache-control"], "no-store", "{what}");
+        let request_id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+        let body = resp.text().await.unwrap();
+        if !status.is_success() {
+            let error: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(error["request_id"], request_id.as_str(), "{what}: {body}");
+        }
+    }
+    for (method, path, allow) in [
+        (
+            reqwest::Method::POST,
+            category_path(ORG, key),
+            "PUT, GET, DELETE",
+        ),
+        (
+            reqwest::Method::DELETE,
+            crate::client::customer_categories_path(ORG, &customer),
+            "GET, PUT",
+        ),
+    ] {
+        let resp = api.request(method.clone(), &path).send().await.unwrap();
+        assert_eq!(resp.headers()["allow"], allow, "{method} {path}");
+        assert_error(resp, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    }
+
+    let metrics = api
+        .without_token()
+        .request(reqwest::Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for route in [
+        "/v1/organizations/{org_id}/categories/{key}",
+        "/v1/organizations/{org_id}/categories/{key}/customers",
+        "/v1/organizations/{org_id}/customers/{customer_id}/categories",
+    ] {
+        assert!(
+            metrics.contains(&format!("route=\"{route}\"")),
+            "{route} in {metrics}"
+        );
+    }
+
+    // The write's own line names the category by key and the customer by id, nothing else.
+    server
+        .wait_for_log_line(|line| line["message"] == "customer categories replaced")
+        .await;
+    let created = server
+        .wait_for_log_line(|line| line["message"] == "category created")
+        .await;
+    assert_eq!(created["category"], key, "{created}");
+    let log = server.log();
+    for secret in [name, description] {
+        assert!(!log.contains(secret), "{secret} reached the log:\n{log}");
+    }
+    let replaced = server
+        .wait_for_log_line(|line| line["message"] == "customer categories replaced")
+        .await;
+    assert_eq!(replaced["categories"], 1, "{replaced}");
+    assert!(!replaced.to_string().contains(key), "{replaced}");
 }
