@@ -477,6 +477,16 @@ fn tags_follow_the_original_documents_navigation_then_the_probes() {
         tags,
         ["Customers", "Categories", "Special Treatment", "Service"]
     );
+    // Each tag says what its section is about (a doc comment in the wrong place once left
+    // "Special Treatment" without one, and its words under "Categories").
+    for tag in doc["tags"].as_array().unwrap() {
+        let description = tag["description"].as_str().unwrap_or_default();
+        assert!(
+            !description.is_empty(),
+            "tag {} has a description",
+            tag["name"]
+        );
+    }
     let order = customers_api::api::TAG_ORDER;
     assert_eq!(
         order,
