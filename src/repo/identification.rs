@@ -123,7 +123,7 @@ fn process_select(org: &str, customer_id: Uuid, id: Uuid) -> sea_orm::Select<Ent
 
 /// What a create found, decided inside its transaction.
 enum Created {
-    Done(identification_process::Model),
+    Done(Box<identification_process::Model>),
     NoCustomer,
     Unfinished(String),
 }
@@ -178,7 +178,7 @@ impl Repository {
             })
             .await?;
         match outcome {
-            Created::Done(row) => process_of(row),
+            Created::Done(row) => process_of(*row),
             Created::NoCustomer => Err(customer_not_found(customer_id)),
             Created::Unfinished(status) => Err(unfinished(
                 Status::parse(&status).unwrap_or(Status::InReview),
@@ -379,7 +379,7 @@ async fn create_in(
         return Ok(Created::Unfinished(status));
     }
     let inserted = Entity::insert(row).exec_with_returning(txn).await?;
-    Ok(Created::Done(inserted))
+    Ok(Created::Done(Box::new(inserted)))
 }
 
 /// The effective status of one of the customer's unfinished processes at `now`, if any.
