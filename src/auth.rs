@@ -59,6 +59,9 @@ scopes! {
     SpecialTreatmentWrite => "special-treatment:write", privileged: false;
     CategoriesRead => "categories:read", privileged: false;
     CategoriesWrite => "categories:write", privileged: false;
+    IdentificationRead => "identification:read", privileged: false;
+    IdentificationWrite => "identification:write", privileged: false;
+    IdentificationReview => "identification:review", privileged: true;
 }
 
 /// A [`Scopes`] set has one bit per scope, and room for the 16 of v1.1 and v1.2.

@@ -43,6 +43,20 @@ pub enum Command {
     Openapi,
     /// Print a development token signed with the configured HS256 secret.
     Token(TokenArgs),
+    /// Delete the finished identification processes of deleted customers that finished more
+    /// than `--older-than-days` days ago (the end of their retention period), print how many,
+    /// and exit.
+    PurgeIdentificationProcesses(PurgeArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct PurgeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The retention period in days: processes finished (decided, cancelled or expired) more
+    /// recently than this are kept. E.g. 1827 for five years.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub older_than_days: u32,
 }
 
 #[derive(Args, Clone)]

@@ -6,7 +6,7 @@ use clap::Parser;
 use customers_api::{
     app::{App, Settings},
     auth::{Scope, mint_token},
-    config::{Cli, Command, SecretSource, ServeArgs},
+    config::{Cli, Command, PurgeArgs, SecretSource, ServeArgs},
     repo::Repository,
     serve,
     spec::Spec,
@@ -26,6 +26,7 @@ async fn main() -> ExitCode {
         None => serve(cli.serve).await,
         Some(Command::Serve(args)) => serve(args).await,
         Some(Command::Migrate(args)) => Repository::migrate(&args.settings()).await,
+        Some(Command::PurgeIdentificationProcesses(args)) => purge(args).await,
         Some(Command::Openapi) => Spec::offline().map(|spec| print!("{}", spec.yaml)),
         Some(Command::Token(args)) => (|| {
             let (secret, _) = args.jwt.hs256_secret()?.ok_or_else(|| {
@@ -47,6 +48,16 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Deletes the finished processes of deleted customers past the retention period.
+async fn purge(args: PurgeArgs) -> anyhow::Result<()> {
+    let repo = Repository::connect(&args.database.settings()).await?;
+    let before = chrono::Utc::now() - chrono::Duration::days(i64::from(args.older_than_days));
+    let purged = repo.purge_identification_processes(before).await;
+    repo.close().await?;
+    println!("{} identification processes purged", purged?);
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {

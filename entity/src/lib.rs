@@ -7,9 +7,13 @@
 //!
 //! Categories are a catalogue of their own (`categories`) and a membership join table
 //! (`customer_categories`) with foreign keys to both sides.
+//!
+//! Identification processes (`identification_processes`) have no foreign key to their customer:
+//! finished ones are kept after the customer is deleted (anti-money-laundering retention).
 
 pub mod category;
 pub mod customer;
 pub mod customer_category;
+pub mod identification_process;
 
 pub use customer::SpecialTreatmentValues;

@@ -55,7 +55,8 @@ pub enum ListCustomersResponse {
 
 #[derive(ApiResponse)]
 pub enum DeleteCustomerResponse {
-    /// Customer deleted, with its special treatment and its category memberships.
+    /// Customer deleted, with its special treatment and its category memberships. Its
+    /// finished identification processes are kept (retention), unreachable through the API.
     #[oai(status = 204)]
     Deleted,
 }
@@ -155,6 +156,18 @@ pub const ERRORS: &[OperationErrors] = &[
                 "Customer not found in this organization (`not_found`). After a `503` or \
                  `504`, it means the first attempt deleted it.",
             ),
+            conflict(
+                "One of the customer's identification processes is unfinished (`created`, \
+                 `pending` or `in_review`) (`conflict`, `details[0].field` is `status`): \
+                 finish or cancel it first. Nothing was deleted.",
+            )
+            .example(|| Error::Conflict {
+                field: "status".to_owned(),
+                message: "of one of the customer's identification processes is pending: it \
+                          must be finished (approved, rejected, expired or cancelled) before \
+                          the customer is deleted"
+                    .to_owned(),
+            }),
             INTERNAL,
             unavailable(
                 "The database cannot be reached just now (`service_unavailable`); retry after \
@@ -268,9 +281,12 @@ impl CustomersApi {
 
     /// Delete a customer
     ///
-    /// Deletes the customer, its special treatment and its category memberships. Requires
-    /// scope `customers:write` and access to the organization. `404` when the customer does
-    /// not exist in this organization.
+    /// Deletes the customer, its special treatment and its category memberships. Its finished
+    /// identification processes stay stored (anti-money-laundering retention), unreachable
+    /// through the API; `409 conflict` (`details[0].field` = `status`) while one of them is
+    /// unfinished (`created`, `pending`, `in_review`). Requires scope `customers:write` and
+    /// access to the organization. `404` when the customer does not exist in this
+    /// organization.
     #[oai(
         path = "/v1/organizations/:org_id/customers/:customer_id",
         method = "delete",

@@ -11,6 +11,7 @@ pub mod categories;
 pub mod cursor;
 pub mod customers;
 pub mod errors;
+pub mod identification;
 pub mod service;
 pub mod special_treatment;
 pub mod types;
@@ -49,6 +50,33 @@ pub enum ApiTags {
     /// change how the organization must deal with a customer.
     #[oai(rename = "Special Treatment")]
     SpecialTreatment,
+    /// Customer identification processes (KYC): each records one identity-verification run
+    /// of a customer (method, provider reference, status, decision); a retry is a new process.
+    /// No documents, images or ID numbers are stored, only references. At most one process
+    /// of a customer is unfinished at a time. Each transition is its own operation:
+    ///
+    /// | from | to | operation | scope |
+    /// |---|---|---|---|
+    /// | (none) | `created` | `createIdentificationProcess` | `identification:write` |
+    /// | `created` | `pending` | `submitIdentificationProcess` | `identification:write` |
+    /// | `created`, `pending` | `cancelled` | `cancelIdentificationProcess` | `identification:write` |
+    /// | `pending` | `in_review` | `startIdentificationReview` | `identification:review` |
+    /// | `pending`, `in_review` | `approved` | `approveIdentificationProcess` | `identification:review` |
+    /// | `pending`, `in_review` | `rejected` | `rejectIdentificationProcess` | `identification:review` |
+    /// | `created`, `pending` | `expired` | none: by the server once `expires_at` has passed | |
+    ///
+    /// Any other transition is `409 conflict` with `details[0].field` = `status`.
+    /// `approved`, `rejected`, `expired` and `cancelled` are final; `in_review` never expires.
+    /// Expiry needs no request: from `expires_at` on, every read shows `expired` and every
+    /// transition is refused (`updated_at` is not changed by it). Four eyes: the token `sub`
+    /// that created a process may not approve or reject it (`403`); it may submit, cancel and
+    /// start the review. Transitions are compare-and-set: of racing decisions exactly one
+    /// succeeds, the others get `409`. `identification:review` is privileged: the `token`
+    /// command grants it only when asked for by name. Finished processes are kept after the
+    /// customer is deleted (anti-money-laundering retention), unreachable through the API; a
+    /// customer with an unfinished process cannot be deleted (`409`).
+    #[oai(rename = "Customer Identification Processes")]
+    CustomerIdentificationProcesses,
     /// Liveness and readiness probes for load balancers and orchestrators (no authentication).
     Service,
 }
@@ -58,6 +86,7 @@ pub const OPERATION_ERRORS: &[&[errors::OperationErrors]] = &[
     customers::ERRORS,
     categories::ERRORS,
     special_treatment::ERRORS,
+    identification::ERRORS,
     service::ERRORS,
 ];
 
@@ -65,6 +94,7 @@ pub type Api = (
     customers::CustomersApi,
     categories::CategoriesApi,
     special_treatment::SpecialTreatmentApi,
+    identification::IdentificationApi,
     service::ServiceApi,
 );
 
@@ -101,6 +131,9 @@ pub fn service(repo: Repository) -> OpenApiService<Api, ()> {
         customers::CustomersApi { repo: repo.clone() },
         categories::CategoriesApi { repo: repo.clone() },
         special_treatment::SpecialTreatmentApi { repo: repo.clone() },
+        identification::IdentificationApi {
+            kyc: crate::service::identification::Identification::new(repo.clone()),
+        },
         service::ServiceApi { repo },
     );
     OpenApiService::new(api, "Customers API", API_VERSION)

@@ -11,7 +11,7 @@ use std::{borrow::Cow, marker::PhantomData};
 use chrono::{DateTime, Utc};
 use poem::{IntoResponse, Response};
 use poem_openapi::{
-    Object,
+    Enum, Object,
     payload::Payload,
     registry::{MetaSchema, MetaSchemaRef, Registry},
     types::{Example, ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type},
@@ -24,6 +24,10 @@ use crate::domain::{
     TextRule,
     category::{self, DESCRIPTION, KEY_MAX_CHARS, KEY_PATTERN, MAX_KEYS, NAME},
     customer::{self, DISPLAY_NAME, EXTERNAL_ID},
+    identification::{
+        self as kyc, EXPIRES_IN_DEFAULT_S, EXPIRES_IN_MAX_S, EXPIRES_IN_MIN_S, PROVIDER,
+        PROVIDER_REFERENCE, REASON_MAX_CHARS, REASON_PATTERN,
+    },
     special_treatment::{self, MAX_VALUES, VALUE},
 };
 
@@ -34,6 +38,8 @@ pub const CLOSED_SCHEMAS: &[&str] = &[
     "SpecialTreatmentValues",
     "CategoryDefinition",
     "CustomerCategories",
+    "NewIdentificationProcess",
+    "IdentificationRejection",
 ];
 
 /// `org_id`: an organization name.
@@ -593,6 +599,260 @@ impl CustomerCategories {
 }
 
 named_schema!(CustomerCategories, "CustomerCategories");
+
+/// How a customer's identity is verified.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum IdentificationMethod {
+    Document,
+    Video,
+    Bank,
+    InPerson,
+    Manual,
+}
+
+impl From<kyc::Method> for IdentificationMethod {
+    fn from(m: kyc::Method) -> Self {
+        match m {
+            kyc::Method::Document => IdentificationMethod::Document,
+            kyc::Method::Video => IdentificationMethod::Video,
+            kyc::Method::Bank => IdentificationMethod::Bank,
+            kyc::Method::InPerson => IdentificationMethod::InPerson,
+            kyc::Method::Manual => IdentificationMethod::Manual,
+        }
+    }
+}
+
+/// An identification process's status. `created`, `pending` and `in_review` are unfinished;
+/// `approved`, `rejected`, `expired` and `cancelled` are final. A `created` or `pending`
+/// process reads as `expired` from its `expires_at` on.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "snake_case")]
+pub enum IdentificationStatus {
+    Created,
+    Pending,
+    InReview,
+    Approved,
+    Rejected,
+    Expired,
+    Cancelled,
+}
+
+impl From<kyc::Status> for IdentificationStatus {
+    fn from(s: kyc::Status) -> Self {
+        match s {
+            kyc::Status::Created => IdentificationStatus::Created,
+            kyc::Status::Pending => IdentificationStatus::Pending,
+            kyc::Status::InReview => IdentificationStatus::InReview,
+            kyc::Status::Approved => IdentificationStatus::Approved,
+            kyc::Status::Rejected => IdentificationStatus::Rejected,
+            kyc::Status::Expired => IdentificationStatus::Expired,
+            kyc::Status::Cancelled => IdentificationStatus::Cancelled,
+        }
+    }
+}
+
+impl From<IdentificationStatus> for kyc::Status {
+    fn from(s: IdentificationStatus) -> Self {
+        match s {
+            IdentificationStatus::Created => kyc::Status::Created,
+            IdentificationStatus::Pending => kyc::Status::Pending,
+            IdentificationStatus::InReview => kyc::Status::InReview,
+            IdentificationStatus::Approved => kyc::Status::Approved,
+            IdentificationStatus::Rejected => kyc::Status::Rejected,
+            IdentificationStatus::Expired => kyc::Status::Expired,
+            IdentificationStatus::Cancelled => kyc::Status::Cancelled,
+        }
+    }
+}
+
+/// The body of `createIdentificationProcess`.
+pub struct NewIdentificationProcess;
+
+impl NewIdentificationProcess {
+    fn schema(registry: &mut Registry) -> MetaSchema {
+        IdentificationMethod::register(registry);
+        let method = MetaSchema {
+            description: Some("How the identity is verified."),
+            all_of: vec![IdentificationMethod::schema_ref()],
+            ..MetaSchema::ANY
+        };
+        let provider = MetaSchema {
+            description: Some(
+                "The verification provider, 1-64 characters, no control characters, no white \
+                 space at either end. Absent or null: none.",
+            ),
+            nullable: true,
+            ..text_schema(PROVIDER)
+        };
+        let provider_reference = MetaSchema {
+            description: Some(
+                "The provider's reference for this run (never a document number), 1-128 \
+                 characters, no control characters, no white space at either end. Absent or \
+                 null: none.",
+            ),
+            nullable: true,
+            ..text_schema(PROVIDER_REFERENCE)
+        };
+        let expires_in_s = MetaSchema {
+            description: Some(
+                "Seconds until an unfinished (`created` or `pending`) process expires: 1 to \
+                 2,592,000 (30 days); 86,400 (a day) when absent or null.",
+            ),
+            format: Some("int32"),
+            minimum: Some(EXPIRES_IN_MIN_S as f64),
+            maximum: Some(EXPIRES_IN_MAX_S as f64),
+            default: Some(json!(EXPIRES_IN_DEFAULT_S)),
+            nullable: true,
+            ..MetaSchema::new("integer")
+        };
+        MetaSchema {
+            title: Some("NewIdentificationProcess".to_owned()),
+            description: Some("An identification process to start for the customer."),
+            required: vec!["method"],
+            properties: closed_properties(
+                kyc::NewProcess::FIELDS,
+                vec![
+                    ("method", method),
+                    ("provider", provider),
+                    ("provider_reference", provider_reference),
+                    ("expires_in_s", expires_in_s),
+                ],
+            ),
+            example: Some(json!({
+                "method": "video",
+                "provider": "veriff",
+                "provider_reference": "sess-7f3a9c",
+                "expires_in_s": 86400
+            })),
+            ..MetaSchema::new("object")
+        }
+    }
+}
+
+named_schema!(NewIdentificationProcess, "NewIdentificationProcess");
+
+/// The body of `rejectIdentificationProcess`.
+pub struct IdentificationRejection;
+
+impl IdentificationRejection {
+    fn schema(_: &mut Registry) -> MetaSchema {
+        let reason = MetaSchema {
+            description: Some(
+                "Why: a machine code such as `document_expired` (lower-case ASCII letters, \
+                 digits and `_`, 1-64 characters), never free text.",
+            ),
+            ..string_schema(REASON_MAX_CHARS, REASON_PATTERN)
+        };
+        MetaSchema {
+            title: Some("IdentificationRejection".to_owned()),
+            description: Some("The reason of a rejection."),
+            required: vec!["reason"],
+            properties: closed_properties(kyc::Rejection::FIELDS, vec![("reason", reason)]),
+            example: Some(json!({"reason": "document_expired"})),
+            ..MetaSchema::new("object")
+        }
+    }
+}
+
+named_schema!(IdentificationRejection, "IdentificationRejection");
+
+/// One identity-verification run of a customer. No documents, images or ID numbers: only
+/// references.
+#[derive(Object)]
+#[oai(example)]
+pub struct IdentificationProcess {
+    /// Server-assigned identifier (time-ordered: newer processes have greater ids).
+    pub id: Uuid,
+    /// The customer verified.
+    pub customer_id: Uuid,
+    /// How the identity is verified.
+    pub method: IdentificationMethod,
+    /// The verification provider, or null.
+    pub provider: Nullable<String>,
+    /// The provider's reference for this run, or null.
+    pub provider_reference: Nullable<String>,
+    /// The status now (a `created` or `pending` process past `expires_at` is `expired`).
+    pub status: IdentificationStatus,
+    /// The rejection's reason (a machine code), or null.
+    pub status_reason: Nullable<String>,
+    /// When a `created` or `pending` process expires (`in_review` never does).
+    pub expires_at: DateTime<Utc>,
+    /// When the process was created.
+    pub created_at: DateTime<Utc>,
+    /// The `sub` of the token that created it.
+    pub created_by: String,
+    /// When it last changed by an operation (expiry does not change it).
+    pub updated_at: DateTime<Utc>,
+    /// When it was approved or rejected, or null.
+    pub decided_at: Nullable<DateTime<Utc>>,
+    /// The `sub` of the token that approved or rejected it, or null.
+    pub decided_by: Nullable<String>,
+}
+
+impl From<kyc::Process> for IdentificationProcess {
+    fn from(p: kyc::Process) -> Self {
+        IdentificationProcess {
+            id: p.id,
+            customer_id: p.customer_id,
+            method: p.method.into(),
+            provider: Nullable(p.provider),
+            provider_reference: Nullable(p.provider_reference),
+            status: p.status.into(),
+            status_reason: Nullable(p.status_reason),
+            expires_at: p.expires_at,
+            created_at: p.created_at,
+            created_by: p.created_by,
+            updated_at: p.updated_at,
+            decided_at: Nullable(p.decided_at),
+            decided_by: Nullable(p.decided_by),
+        }
+    }
+}
+
+impl Example for IdentificationProcess {
+    fn example() -> Self {
+        let at = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_default()
+        };
+        IdentificationProcess {
+            id: Uuid::from_u128(0x019ad5a1_2c3e_7d10_8b2a_6f4e3d2c1b0a),
+            customer_id: Uuid::from_u128(0x019ac2f0_7b1e_7c3a_9f00_5e1d2c3b4a59),
+            method: IdentificationMethod::Video,
+            provider: Nullable(Some("veriff".to_owned())),
+            provider_reference: Nullable(Some("sess-7f3a9c".to_owned())),
+            status: IdentificationStatus::Approved,
+            status_reason: Nullable(None),
+            expires_at: at("2026-12-03T10:00:00Z"),
+            created_at: at("2026-12-02T10:00:00Z"),
+            created_by: "onboarding-service".to_owned(),
+            updated_at: at("2026-12-02T11:30:00Z"),
+            decided_at: Nullable(Some(at("2026-12-02T11:30:00Z"))),
+            decided_by: Nullable(Some("reviewer-42".to_owned())),
+        }
+    }
+}
+
+/// One page of a customer's identification processes, newest first.
+#[derive(Object)]
+#[oai(example)]
+pub struct IdentificationProcessPage {
+    /// The processes of this page.
+    pub items: Vec<IdentificationProcess>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Nullable<String>,
+}
+
+impl Example for IdentificationProcessPage {
+    fn example() -> Self {
+        IdentificationProcessPage {
+            items: vec![IdentificationProcess::example()],
+            next_cursor: Nullable(None),
+        }
+    }
+}
 
 /// Liveness or readiness.
 #[derive(Object)]

@@ -11,6 +11,7 @@
 
 pub mod category;
 pub mod customer;
+pub mod identification;
 pub mod special_treatment;
 
 use serde_json::{Map, Value};

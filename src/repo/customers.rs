@@ -3,10 +3,13 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::customer::{self, ActiveModel, Column, Entity};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait, sea_query::LockType,
+};
 use uuid::Uuid;
 
-use super::{ConflictRule, Repository};
+use super::{ConflictRule, Repository, identification};
 use crate::{
     domain::{
         customer::{Customer, CustomerPage, ListQuery, NewCustomer},
@@ -20,6 +23,14 @@ const EXTERNAL_ID_TAKEN: ConflictRule = ConflictRule {
     field: "external_id",
     message: "is already registered in this organization",
 };
+
+/// What a customer DELETE found, decided inside its transaction.
+enum Deleted {
+    Done,
+    NoCustomer,
+    /// The effective status of an unfinished identification process.
+    Unfinished(String),
+}
 
 fn not_found(id: Uuid) -> Error {
     Error::NotFound(format!("customer {id} not found"))
@@ -92,20 +103,45 @@ impl Repository {
     }
 
     /// Deletes the customer and, being on its row, its special treatment; its category
-    /// memberships go with it (`ON DELETE CASCADE`).
+    /// memberships go with it (`ON DELETE CASCADE`). One transaction that locks the row first
+    /// (`FOR UPDATE` on PostgreSQL, which waits for an identification create holding it; SQLite's
+    /// writers take turns anyway): `409` while one of its identification processes is unfinished
+    /// at `now`. Finished processes stay stored (retention), unreachable once it is gone.
     pub async fn delete_customer(&self, org: &str, id: Uuid) -> Result<(), Error> {
-        let result = self
-            .write(|db| {
+        let now: DateTime<Utc> = Utc::now().trunc_subsecs(6);
+        let outcome = self
+            .write(|w| async move {
+                let txn = w.db().begin().await?;
+                let found = Entity::find_by_id(id)
+                    .select_only()
+                    .column(Column::Id)
+                    .filter(Column::OrgId.eq(org))
+                    .lock(LockType::Update)
+                    .into_tuple::<Uuid>()
+                    .all(&txn)
+                    .await?;
+                if found.is_empty() {
+                    txn.rollback().await?;
+                    return Ok(Deleted::NoCustomer);
+                }
+                if let Some(status) = identification::unfinished_status(&txn, org, id, now).await? {
+                    txn.rollback().await?;
+                    return Ok(Deleted::Unfinished(status));
+                }
                 Entity::delete_many()
                     .filter(Column::Id.eq(id))
                     .filter(Column::OrgId.eq(org))
-                    .exec(db.db())
+                    .exec(&txn)
+                    .await?;
+                txn.commit().await?;
+                Ok(Deleted::Done)
             })
             .await?;
-        if result.rows_affected == 0 {
-            return Err(not_found(id));
+        match outcome {
+            Deleted::Done => Ok(()),
+            Deleted::NoCustomer => Err(not_found(id)),
+            Deleted::Unfinished(status) => Err(identification::customer_has_unfinished(&status)),
         }
-        Ok(())
     }
 
     /// The customer's special treatment (through its store's fast paths where it can).

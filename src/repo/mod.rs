@@ -23,6 +23,7 @@ pub mod categories;
 pub mod customers;
 mod db;
 mod errors;
+pub mod identification;
 mod migrate;
 mod pool;
 mod special_treatment;

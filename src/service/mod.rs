@@ -8,4 +8,7 @@
 //! module takes domain values and the [`crate::repo::Repository`], and fails with
 //! [`crate::error::Error`]; it knows nothing about HTTP.
 //!
-//! Today no resource has such rules: customers and special treatment are CRUD.
+//! - [`identification`]: identification processes: the state machine, expiry against an
+//!   injectable [`identification::Clock`], four eyes.
+
+pub mod identification;

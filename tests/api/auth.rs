@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 
 use crate::{
     client::{ApiClient, customer_path, customers_path, expect_status, special_treatment_path},
-    helpers::{ALL_SCOPES, ORG, SECRET, TestApp, assert_error, spawn_app_with},
+    helpers::{ALL_SCOPES, ORG, REVIEW_SCOPES, SECRET, TestApp, assert_error, spawn_app_with},
     process::ServerProcess,
 };
 
@@ -164,7 +164,93 @@ const MATRIX: &[Entry] = &[
         body: Body::CustomerCategories,
         effect: Effect::SetsCategories,
     },
+    Entry {
+        operation_id: "createIdentificationProcess",
+        scope: "identification:write",
+        success: StatusCode::CREATED,
+        params: &[("customer_id", Param::Customer)],
+        body: Body::NewIdentificationProcess,
+        effect: Effect::StartsIdentification,
+    },
+    Entry {
+        operation_id: "listIdentificationProcesses",
+        scope: "identification:read",
+        success: StatusCode::OK,
+        params: &[("customer_id", Param::Customer)],
+        body: Body::None,
+        effect: Effect::None,
+    },
+    Entry {
+        operation_id: "getIdentificationProcess",
+        scope: "identification:read",
+        success: StatusCode::OK,
+        params: &[
+            ("customer_id", Param::Customer),
+            ("process_id", Param::Process),
+        ],
+        body: Body::None,
+        effect: Effect::None,
+    },
+    Entry {
+        operation_id: "submitIdentificationProcess",
+        scope: "identification:write",
+        success: StatusCode::OK,
+        params: &[
+            ("customer_id", Param::Customer),
+            ("process_id", Param::Process),
+        ],
+        body: Body::None,
+        effect: Effect::MovesIdentification,
+    },
+    Entry {
+        operation_id: "cancelIdentificationProcess",
+        scope: "identification:write",
+        success: StatusCode::OK,
+        params: &[
+            ("customer_id", Param::Customer),
+            ("process_id", Param::Process),
+        ],
+        body: Body::None,
+        effect: Effect::MovesIdentification,
+    },
+    Entry {
+        operation_id: "startIdentificationReview",
+        scope: "identification:review",
+        success: StatusCode::OK,
+        params: &[
+            ("customer_id", Param::Customer),
+            ("process_id", Param::PendingProcess),
+        ],
+        body: Body::None,
+        effect: Effect::MovesIdentification,
+    },
+    Entry {
+        operation_id: "approveIdentificationProcess",
+        scope: "identification:review",
+        success: StatusCode::OK,
+        params: &[
+            ("customer_id", Param::Customer),
+            ("process_id", Param::PendingProcess),
+        ],
+        body: Body::None,
+        effect: Effect::MovesIdentification,
+    },
+    Entry {
+        operation_id: "rejectIdentificationProcess",
+        scope: "identification:review",
+        success: StatusCode::OK,
+        params: &[
+            ("customer_id", Param::Customer),
+            ("process_id", Param::PendingProcess),
+        ],
+        body: Body::IdentificationRejection,
+        effect: Effect::MovesIdentification,
+    },
 ];
+
+/// The `sub` of the principal that creates the identification processes the matrix acts on:
+/// not the matrix tokens' "tester", so that four eyes lets them decide.
+const PROCESS_CREATOR: &str = "fixture-maker";
 
 /// What a path parameter names. Each call gets its own, registered for it.
 #[derive(Debug, Clone, Copy)]
@@ -175,13 +261,19 @@ enum Param {
     Category,
     /// A category key the call's organization does not have yet (a create's path).
     NewCategory,
+    /// An identification process of the call's customer, `created` by [`PROCESS_CREATOR`].
+    Process,
+    /// The same, submitted (`pending`).
+    PendingProcess,
 }
 
 impl Param {
     /// A well-formed value that names nothing.
     fn missing(self) -> String {
         match self {
-            Param::Customer => uuid::Uuid::now_v7().to_string(),
+            Param::Customer | Param::Process | Param::PendingProcess => {
+                uuid::Uuid::now_v7().to_string()
+            }
             Param::Category | Param::NewCategory => fresh_category_key(),
         }
     }
@@ -204,6 +296,10 @@ enum Body {
     CategoryDefinition,
     /// `CustomerCategories` with the fixture's own category.
     CustomerCategories,
+    /// `NewIdentificationProcess` with a method.
+    NewIdentificationProcess,
+    /// `IdentificationRejection` with a reason.
+    IdentificationRejection,
 }
 
 /// What a successful call changes, so what a refused one must not have.
@@ -222,6 +318,10 @@ enum Effect {
     DeletesCategory,
     /// Sets the fixture customer's categories (none before).
     SetsCategories,
+    /// Starts the fixture customer's first identification process.
+    StartsIdentification,
+    /// Moves the fixture process on from the status it was made in.
+    MovesIdentification,
 }
 
 /// A bearer-secured operation of the served spec, with its matrix entry.
@@ -254,6 +354,8 @@ struct Fixture {
     new_external_id: String,
     /// A category of the organization for a `CustomerCategories` body, made for it.
     category_for_body: Option<String>,
+    /// The status the fixture's identification process was made in.
+    process_status: Option<&'static str>,
 }
 
 impl Fixture {
@@ -263,6 +365,7 @@ impl Fixture {
             params: vec![("org_id", org.to_owned())],
             new_external_id: format!("new-{}", uuid::Uuid::new_v4()),
             category_for_body: None,
+            process_status: None,
         }
     }
 
@@ -296,6 +399,8 @@ impl Fixture {
             Body::CustomerCategories => Some(json!({
                 "keys": self.category_for_body.iter().collect::<Vec<_>>()
             })),
+            Body::NewIdentificationProcess => Some(json!({ "method": "document" })),
+            Body::IdentificationRejection => Some(json!({ "reason": "fixture_reason" })),
         }
     }
 }
@@ -441,6 +546,8 @@ struct Server {
     /// All scopes in [`ORG`] and [`OTHER_ORG`]: makes what calls act on, and checks what
     /// refused calls left.
     admin: ApiClient,
+    /// As `admin`, with `sub` [`PROCESS_CREATOR`]: creates the identification processes.
+    creator: ApiClient,
     /// The served spec's bearer-secured operations.
     operations: Vec<Operation>,
 }
@@ -450,7 +557,10 @@ impl Server {
         let app = spawn_app_with(|settings| settings.keys = keys).await;
         let admin = app
             .api
-            .with_token(&signer.token(&[ORG, OTHER_ORG], ALL_SCOPES));
+            .with_token(&signer.token(&[ORG, OTHER_ORG], REVIEW_SCOPES));
+        let mut creator_claims = claims(&[ORG, OTHER_ORG], ALL_SCOPES);
+        creator_claims["sub"] = json!(PROCESS_CREATOR);
+        let creator = app.api.with_token(&signer.sign(&creator_claims));
         let spec = app.api.without_token().get_json("/openapi.json").await;
         let operations = secured_operations(&spec)
             .unwrap_or_else(|problems| panic!("the served spec:\n{}", problems.join("\n")));
@@ -458,6 +568,7 @@ impl Server {
             app,
             signer,
             admin,
+            creator,
             operations,
         }
     }
@@ -494,6 +605,18 @@ impl Server {
                 Param::Customer => self.admin.new_customer(org).await,
                 Param::Category => self.new_category(org).await,
                 Param::NewCategory => fresh_category_key(),
+                Param::Process | Param::PendingProcess => {
+                    let customer = fixture.customer_id().to_owned();
+                    let process = self.creator.new_identification(org, &customer).await;
+                    fixture.process_status = Some("created");
+                    if let Param::PendingProcess = param {
+                        self.creator
+                            .submit_identification(org, &customer, &process)
+                            .await;
+                        fixture.process_status = Some("pending");
+                    }
+                    process
+                }
             };
             fixture.params.push((name, value));
         }
@@ -593,6 +716,24 @@ impl Server {
                     "{context}: no categories set, found {keys:?}"
                 );
             }
+            Effect::StartsIdentification => {
+                let page = self
+                    .admin
+                    .identifications_page(org, fixture.customer_id(), "")
+                    .await;
+                assert_eq!(page["items"], json!([]), "{context}: no process started");
+            }
+            Effect::MovesIdentification => {
+                let process = self
+                    .admin
+                    .identification(org, fixture.customer_id(), fixture.value("process_id"))
+                    .await;
+                assert_eq!(
+                    process["status"],
+                    fixture.process_status.expect("a process fixture"),
+                    "{context}: the process did not move"
+                );
+            }
             Effect::None => {}
         }
     }
@@ -638,7 +779,7 @@ fn claims(orgs: &[&str], scope: &str) -> Value {
 
 /// `claims` with `edit` applied.
 fn claims_with(edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Value {
-    let mut claims = claims(&[ORG], ALL_SCOPES);
+    let mut claims = claims(&[ORG], REVIEW_SCOPES);
     edit(claims.as_object_mut().expect("claims are an object"));
     claims
 }
@@ -788,7 +929,7 @@ impl Case {
 /// Every case is a 401 on every operation, with no effect; the server's own well-formed token
 /// (checked first) succeeds on each, so each 401 is down to what its case breaks.
 async fn assert_all_unauthorized(server: &Server, cases: &[Case]) {
-    let valid = server.signer.sign(&claims(&[ORG], ALL_SCOPES));
+    let valid = server.signer.sign(&claims(&[ORG], REVIEW_SCOPES));
     for op in &server.operations {
         server.assert_allowed(op, ORG, &valid, "control").await;
         for case in cases {
@@ -869,9 +1010,31 @@ fn the_matrix_refuses_an_uncovered_operation_a_wrong_scope_and_a_stale_row() {
             "get": secured("getCustomerCategories", "Requires scope `categories:read`.", "200"),
             "put": secured("setCustomerCategories", "Requires scope `categories:write`.", "204"),
         },
+        "/v1/organizations/{org_id}/customers/{customer_id}/identification-processes": {
+            "post": secured("createIdentificationProcess", "Requires scope `identification:write`.", "201"),
+            "get": secured("listIdentificationProcesses", "Requires scope `identification:read`.", "200"),
+        },
+        "/v1/organizations/{org_id}/customers/{customer_id}/identification-processes/{process_id}": {
+            "get": secured("getIdentificationProcess", "Requires scope `identification:read`.", "200"),
+        },
+        "/v1/organizations/{org_id}/customers/{customer_id}/identification-processes/{process_id}/submit": {
+            "post": secured("submitIdentificationProcess", "Requires scope `identification:write`.", "200"),
+        },
+        "/v1/organizations/{org_id}/customers/{customer_id}/identification-processes/{process_id}/cancel": {
+            "post": secured("cancelIdentificationProcess", "Requires scope `identification:write`.", "200"),
+        },
+        "/v1/organizations/{org_id}/customers/{customer_id}/identification-processes/{process_id}/start-review": {
+            "post": secured("startIdentificationReview", "Requires scope `identification:review`.", "200"),
+        },
+        "/v1/organizations/{org_id}/customers/{customer_id}/identification-processes/{process_id}/approve": {
+            "post": secured("approveIdentificationProcess", "Requires scope `identification:review`.", "200"),
+        },
+        "/v1/organizations/{org_id}/customers/{customer_id}/identification-processes/{process_id}/reject": {
+            "post": secured("rejectIdentificationProcess", "Requires scope `identification:review`.", "200"),
+        },
     });
     let operations = secured_operations(&spec(v1.clone())).expect("v1.1 is covered");
-    assert_eq!(operations.len(), 13);
+    assert_eq!(operations.len(), 21);
 
     v1[customer]["patch"] = secured("updateCustomer", "Requires scope `customers:write`.", "200");
     v1[customer]["get"]["description"] = json!("Requires scope `customers:write`.");
@@ -929,13 +1092,13 @@ async fn every_operation_refuses_missing_and_invalid_credentials_with_401() {
         Case::token("three garbage segments", "abc.def.ghi".to_owned()),
         Case::token(
             "signed with another secret",
-            other_secret.sign(&claims(&[ORG], ALL_SCOPES)),
+            other_secret.sign(&claims(&[ORG], REVIEW_SCOPES)),
         ),
         Case::token(
             "payload changed after signing",
             with_payload(
                 &signer.sign(&claims(&[ORG], "customers:read")),
-                &claims(&[ORG], ALL_SCOPES),
+                &claims(&[ORG], REVIEW_SCOPES),
             ),
         ),
         Case::token(
@@ -950,14 +1113,14 @@ async fn every_operation_refuses_missing_and_invalid_credentials_with_401() {
                 c.insert("nbf".into(), json!(now() + 90));
             }),
         ),
-        Case::token("alg none", unsigned(&claims(&[ORG], ALL_SCOPES))),
+        Case::token("alg none", unsigned(&claims(&[ORG], REVIEW_SCOPES))),
         Case::token(
             "HS512 with the right secret",
             Signer {
                 alg: Algorithm::HS512,
                 key: EncodingKey::from_secret(SECRET.as_bytes()),
             }
-            .sign(&claims(&[ORG], ALL_SCOPES)),
+            .sign(&claims(&[ORG], REVIEW_SCOPES)),
         ),
         Case::token(
             "sub missing",
@@ -1015,11 +1178,11 @@ async fn with_only_a_public_key_an_hs256_token_is_401_on_every_operation() {
         let cases = [
             Case::token(
                 "HS256 signed with the public key PEM",
-                Signer::hs256(key.public_pem.as_bytes()).sign(&claims(&[ORG], ALL_SCOPES)),
+                Signer::hs256(key.public_pem.as_bytes()).sign(&claims(&[ORG], REVIEW_SCOPES)),
             ),
             Case::token(
                 "HS256 signed with the test secret",
-                Signer::hs256(SECRET.as_bytes()).sign(&claims(&[ORG], ALL_SCOPES)),
+                Signer::hs256(SECRET.as_bytes()).sign(&claims(&[ORG], REVIEW_SCOPES)),
             ),
         ];
         assert_all_unauthorized(&server, &cases).await;
@@ -1049,9 +1212,9 @@ async fn the_clock_leeway_tolerates_a_few_seconds_of_skew() {
 #[tokio::test]
 async fn a_token_without_the_organization_is_403_on_every_operation() {
     let server = Server::hs256().await;
-    let other_org_only = server.token(&[OTHER_ORG], ALL_SCOPES);
-    let no_org = server.token(&[], ALL_SCOPES);
-    let prefix_only = server.token(&["acm"], ALL_SCOPES);
+    let other_org_only = server.token(&[OTHER_ORG], REVIEW_SCOPES);
+    let no_org = server.token(&[], REVIEW_SCOPES);
+    let prefix_only = server.token(&["acm"], REVIEW_SCOPES);
     for op in &server.operations {
         for token in [&other_org_only, &no_org, &prefix_only] {
             server
@@ -1066,11 +1229,11 @@ async fn each_operation_needs_its_own_scope() {
     let server = Server::hs256().await;
     for op in &server.operations {
         let scope = op.entry.scope;
-        let all_but: Vec<&str> = ALL_SCOPES.split(' ').filter(|s| *s != scope).collect();
+        let all_but: Vec<&str> = REVIEW_SCOPES.split(' ').filter(|s| *s != scope).collect();
         assert_eq!(
             all_but.len(),
-            ALL_SCOPES.split(' ').count() - 1,
-            "{} needs one of the scopes {ALL_SCOPES}",
+            REVIEW_SCOPES.split(' ').count() - 1,
+            "{} needs one of the scopes {REVIEW_SCOPES}",
             op.id
         );
         let without = server.token(&[ORG], &all_but.join(" "));
@@ -1087,7 +1250,7 @@ async fn each_operation_needs_its_own_scope() {
 #[tokio::test]
 async fn a_wildcard_organization_grants_every_organization_but_not_every_scope() {
     let server = Server::hs256().await;
-    let wildcard = server.token(&["*"], ALL_SCOPES);
+    let wildcard = server.token(&["*"], REVIEW_SCOPES);
     for op in &server.operations {
         for org in [ORG, OTHER_ORG] {
             server
@@ -1227,8 +1390,8 @@ async fn a_missing_or_invalid_token_is_401_before_a_malformed_request_is_400() {
 #[tokio::test]
 async fn forbidden_is_decided_before_the_customer_is_looked_up() {
     let server = Server::hs256().await;
-    let admin = server.token(&[ORG, OTHER_ORG], ALL_SCOPES);
-    let other_org = server.token(&[OTHER_ORG], ALL_SCOPES);
+    let admin = server.token(&[ORG, OTHER_ORG], REVIEW_SCOPES);
+    let other_org = server.token(&[OTHER_ORG], REVIEW_SCOPES);
     let named = server.operations.iter().filter(|op| op.names_a_resource());
     for op in named {
         let existing = server.fixture(op, ORG).await;
@@ -1241,7 +1404,7 @@ async fn forbidden_is_decided_before_the_customer_is_looked_up() {
             .unwrap();
         assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
 
-        let all_but_needed = ALL_SCOPES.replace(op.entry.scope, "");
+        let all_but_needed = REVIEW_SCOPES.replace(op.entry.scope, "");
         let lacking_scope = server.token(&[ORG], &all_but_needed);
         for (name, token) in [("other org", &other_org), ("scope missing", &lacking_scope)] {
             let mut messages = Vec::new();
@@ -1276,7 +1439,7 @@ async fn a_malformed_request_is_400_even_when_it_would_also_be_403() {
     let server = Server::hs256().await;
     let customer_id = server.admin.new_customer(ORG).await;
     let read_only = server.token(&[ORG], "customers:read special-treatment:read");
-    let other_org = server.token(&[OTHER_ORG], ALL_SCOPES);
+    let other_org = server.token(&[OTHER_ORG], REVIEW_SCOPES);
     for (name, req) in malformed_requests(&server.app.api, &customer_id) {
         for token in [&read_only, &other_org] {
             let resp = req.try_clone().unwrap().bearer_auth(token).send().await;
@@ -1307,19 +1470,19 @@ async fn rs256_tokens_verify_against_the_configured_rsa_public_key() {
     let ec = &*EC_KEY;
     for public_pem in [&rsa.public_pem, pkcs1_public_pem] {
         let server = Server::start(public_key_only(public_pem), rsa.signer.clone()).await;
-        let token = server.token(&[ORG], ALL_SCOPES);
+        let token = server.token(&[ORG], REVIEW_SCOPES);
         for op in &server.operations {
             server.assert_allowed(op, ORG, &token, "RS256").await;
         }
         let tampered = with_payload(
             &server.token(&[ORG], "customers:read"),
-            &claims(&[ORG], ALL_SCOPES),
+            &claims(&[ORG], REVIEW_SCOPES),
         );
         for (name, token) in [
             ("RS256, payload changed after signing", tampered),
             (
                 "ES256 against an RSA key",
-                ec.signer.token(&[ORG], ALL_SCOPES),
+                ec.signer.token(&[ORG], REVIEW_SCOPES),
             ),
         ] {
             let (resp, _) = server
@@ -1339,7 +1502,7 @@ async fn es256_tokens_verify_against_the_configured_ec_public_key() {
     let ec = &*EC_KEY;
     let (rsa, _) = &*RSA_KEY;
     let server = Server::start(public_key_only(&ec.public_pem), ec.signer.clone()).await;
-    let token = server.token(&[ORG], ALL_SCOPES);
+    let token = server.token(&[ORG], REVIEW_SCOPES);
     for op in &server.operations {
         server.assert_allowed(op, ORG, &token, "ES256").await;
     }
@@ -1347,11 +1510,11 @@ async fn es256_tokens_verify_against_the_configured_ec_public_key() {
     for (name, token) in [
         (
             "ES256 signed with another key",
-            another_ec_key.signer.token(&[ORG], ALL_SCOPES),
+            another_ec_key.signer.token(&[ORG], REVIEW_SCOPES),
         ),
         (
             "RS256 against an EC key",
-            rsa.signer.token(&[ORG], ALL_SCOPES),
+            rsa.signer.token(&[ORG], REVIEW_SCOPES),
         ),
     ] {
         let (resp, _) = server
@@ -1377,8 +1540,8 @@ async fn with_a_secret_and_a_public_key_both_algorithms_are_accepted() {
         rsa.signer.clone(),
     )
     .await;
-    let hs256 = Signer::hs256(SECRET.as_bytes()).token(&[ORG], ALL_SCOPES);
-    let rs256 = rsa.signer.token(&[ORG], ALL_SCOPES);
+    let hs256 = Signer::hs256(SECRET.as_bytes()).token(&[ORG], REVIEW_SCOPES);
+    let rs256 = rsa.signer.token(&[ORG], REVIEW_SCOPES);
     for token in [&hs256, &rs256] {
         server
             .assert_allowed(
@@ -1389,7 +1552,7 @@ async fn with_a_secret_and_a_public_key_both_algorithms_are_accepted() {
             )
             .await;
     }
-    let es256 = EC_KEY.signer.token(&[ORG], ALL_SCOPES);
+    let es256 = EC_KEY.signer.token(&[ORG], REVIEW_SCOPES);
     let (resp, _) = server
         .call(
             server.operation("listCustomers"),
@@ -1504,14 +1667,24 @@ async fn the_token_command_grants_all_four_scopes_by_default() {
     let ttl = claims["exp"].as_u64().unwrap() as i64 - now() as i64;
     assert!((110..=120).contains(&ttl), "--ttl 120, {ttl} s left");
 
+    // Privileged scopes are left out of the default grant: their operations are refused.
     for op in &server.operations {
         for org in [ORG, OTHER_ORG] {
-            server
-                .assert_allowed(op, org, &token, "default scopes")
-                .await;
+            if PRIVILEGED.contains(&op.entry.scope) {
+                server
+                    .assert_forbidden(op, org, &token, "default scopes, privileged operation")
+                    .await;
+            } else {
+                server
+                    .assert_allowed(op, org, &token, "default scopes")
+                    .await;
+            }
         }
     }
 }
+
+/// Scopes the `token` command grants only when asked for by name.
+const PRIVILEGED: &[&str] = &["identification:review"];
 
 /// The mode bits of `path` and its trimmed content.
 fn secret_file(path: &Path) -> (u32, String) {
@@ -1600,7 +1773,7 @@ async fn a_server_process_without_a_key_accepts_tokens_from_its_generated_secret
     assert_eq!(page["items"][0]["external_id"], "from-the-process-test");
 
     // The test secret is not what this server trusts.
-    let other = crate::helpers::token(&[ORG], ALL_SCOPES);
+    let other = crate::helpers::token(&[ORG], REVIEW_SCOPES);
     assert_unauthorized(
         list(&server, &other).await,
         true,
@@ -1631,7 +1804,7 @@ async fn a_server_process_checks_the_configured_public_key_issuer_and_audience()
         "no secret generated beside a public key"
     );
 
-    let valid = rsa.signer.token(&[ORG], ALL_SCOPES);
+    let valid = rsa.signer.token(&[ORG], REVIEW_SCOPES);
     expect_status(
         list(&server, &valid).await,
         StatusCode::OK,
@@ -1644,7 +1817,7 @@ async fn a_server_process_checks_the_configured_public_key_issuer_and_audience()
     let wrong_aud = rsa.signer.sign(&claims_with(|c| {
         c.insert("aud".into(), json!("another-api"));
     }));
-    let hs256 = crate::helpers::token(&[ORG], ALL_SCOPES);
+    let hs256 = crate::helpers::token(&[ORG], REVIEW_SCOPES);
     for (name, token) in [
         ("wrong iss", wrong_iss),
         ("wrong aud", wrong_aud),

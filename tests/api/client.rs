@@ -80,6 +80,18 @@ pub fn customer_categories_path(org: &str, id: &str) -> String {
     format!("/v1/organizations/{org}/customers/{id}/categories")
 }
 
+/// `/v1/organizations/{org}/customers/{id}/identification-processes`:
+/// `createIdentificationProcess`, `listIdentificationProcesses`.
+pub fn identification_processes_path(org: &str, customer: &str) -> String {
+    format!("/v1/organizations/{org}/customers/{customer}/identification-processes")
+}
+
+/// `.../identification-processes/{process}`: `getIdentificationProcess`; with `/{action}`
+/// (`submit`, `cancel`, `start-review`, `approve`, `reject`) its transitions.
+pub fn identification_process_path(org: &str, customer: &str, process: &str) -> String {
+    format!("{}/{process}", identification_processes_path(org, customer))
+}
+
 /// `path` with `?query` when `query` is not empty.
 fn with_query(path: String, query: &str) -> String {
     match query {
@@ -362,6 +374,125 @@ impl ApiClient {
             .await;
         let context = format!("setCustomerCategories {keys:?} of {id} in {org}");
         expect_status(resp, StatusCode::NO_CONTENT, &context).await;
+    }
+
+    // --- Customer Identification Processes -------------------------------------------------
+
+    /// `createIdentificationProcess`: `POST .../customers/{id}/identification-processes`.
+    pub fn create_identification_process(&self, org: &str, customer: &str, body: &Value) -> Call {
+        let path = identification_processes_path(org, customer);
+        Call(self.request(Method::POST, &path).json(body))
+    }
+
+    /// `listIdentificationProcesses`: `GET .../identification-processes?{query}`.
+    pub fn list_identification_processes(&self, org: &str, customer: &str, query: &str) -> Call {
+        let path = with_query(identification_processes_path(org, customer), query);
+        self.call(Method::GET, &path)
+    }
+
+    /// `getIdentificationProcess`: `GET .../identification-processes/{process}`.
+    pub fn get_identification_process(&self, org: &str, customer: &str, process: &str) -> Call {
+        let path = identification_process_path(org, customer, process);
+        self.call(Method::GET, &path)
+    }
+
+    fn identification_action(
+        &self,
+        org: &str,
+        customer: &str,
+        process: &str,
+        action: &str,
+    ) -> Call {
+        let path = format!(
+            "{}/{action}",
+            identification_process_path(org, customer, process)
+        );
+        self.call(Method::POST, &path)
+    }
+
+    /// `submitIdentificationProcess`: `POST .../{process}/submit`.
+    pub fn submit_identification_process(&self, org: &str, customer: &str, process: &str) -> Call {
+        self.identification_action(org, customer, process, "submit")
+    }
+
+    /// `cancelIdentificationProcess`: `POST .../{process}/cancel`.
+    pub fn cancel_identification_process(&self, org: &str, customer: &str, process: &str) -> Call {
+        self.identification_action(org, customer, process, "cancel")
+    }
+
+    /// `startIdentificationReview`: `POST .../{process}/start-review`.
+    pub fn start_identification_review(&self, org: &str, customer: &str, process: &str) -> Call {
+        self.identification_action(org, customer, process, "start-review")
+    }
+
+    /// `approveIdentificationProcess`: `POST .../{process}/approve`.
+    pub fn approve_identification_process(&self, org: &str, customer: &str, process: &str) -> Call {
+        self.identification_action(org, customer, process, "approve")
+    }
+
+    /// `rejectIdentificationProcess`: `POST .../{process}/reject` with `body`.
+    pub fn reject_identification_process(
+        &self,
+        org: &str,
+        customer: &str,
+        process: &str,
+        body: &Value,
+    ) -> Call {
+        let path = format!(
+            "{}/reject",
+            identification_process_path(org, customer, process)
+        );
+        Call(self.request(Method::POST, &path).json(body))
+    }
+
+    /// Starts a process with `body` (`createIdentificationProcess`, asserting the 201); the
+    /// process.
+    pub async fn start_identification(&self, org: &str, customer: &str, body: &Value) -> Value {
+        let resp = self
+            .create_identification_process(org, customer, body)
+            .await;
+        let context = format!("createIdentificationProcess {body} for {customer} in {org}");
+        expect_status(resp, StatusCode::CREATED, &context)
+            .await
+            .json()
+            .await
+            .expect("an IdentificationProcess")
+    }
+
+    /// Starts a `document` process for the customer; its id.
+    pub async fn new_identification(&self, org: &str, customer: &str) -> String {
+        let process = self
+            .start_identification(org, customer, &json!({"method": "document"}))
+            .await;
+        id_of(&process)
+    }
+
+    /// Submits the process (asserting the 200); the process.
+    pub async fn submit_identification(&self, org: &str, customer: &str, process: &str) -> Value {
+        let resp = self
+            .submit_identification_process(org, customer, process)
+            .await;
+        let context = format!("submitIdentificationProcess {process}");
+        expect_status(resp, StatusCode::OK, &context)
+            .await
+            .json()
+            .await
+            .expect("an IdentificationProcess")
+    }
+
+    /// `getIdentificationProcess`, asserting the 200; the process.
+    pub async fn identification(&self, org: &str, customer: &str, process: &str) -> Value {
+        self.get_json(&identification_process_path(org, customer, process))
+            .await
+    }
+
+    /// `listIdentificationProcesses` with `query`, asserting the 200; the page.
+    pub async fn identifications_page(&self, org: &str, customer: &str, query: &str) -> Value {
+        self.get_json(&with_query(
+            identification_processes_path(org, customer),
+            query,
+        ))
+        .await
     }
 
     // --- Probes ----------------------------------------------------------------------------

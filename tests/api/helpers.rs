@@ -23,8 +23,15 @@ use crate::client::{ApiClient, special_treatment_path};
 pub const SECRET: &str = "integration-tests-secret-0123456789abcdef";
 /// The organization tests act in unless they say otherwise.
 pub const ORG: &str = "acme";
+/// Every scope but the privileged ones (`identification:review`): what the `token` command
+/// grants by default. Privileged scopes need tokens that name them ([`REVIEW_SCOPES`]).
 pub const ALL_SCOPES: &str = "customers:read customers:write special-treatment:read \
-     special-treatment:write categories:read categories:write";
+     special-treatment:write categories:read categories:write identification:read \
+     identification:write";
+/// [`ALL_SCOPES`] and the privileged `identification:review`.
+pub const REVIEW_SCOPES: &str = "customers:read customers:write special-treatment:read \
+     special-treatment:write categories:read categories:write identification:read \
+     identification:write identification:review";
 
 /// A running server and its database.
 pub struct TestApp {
@@ -213,12 +220,18 @@ pub async fn start(settings: Settings, db: TestDb) -> TestApp {
     }
 }
 
-/// An HS256 token for the test secret, valid for an hour.
+/// An HS256 token for the test secret with `sub` "tester", valid for an hour.
 pub fn token(orgs: &[&str], scopes: &str) -> String {
+    token_for("tester", orgs, scopes)
+}
+
+/// An HS256 token for the test secret with this `sub`, valid for an hour (a second principal,
+/// for four eyes).
+pub fn token_for(sub: &str, orgs: &[&str], scopes: &str) -> String {
     let orgs: Vec<String> = orgs.iter().map(|o| (*o).to_owned()).collect();
     mint_token(
         SECRET.as_bytes(),
-        "tester",
+        sub,
         &orgs,
         scopes,
         Duration::from_secs(3600),

@@ -16,6 +16,7 @@ mod customers;
 mod errors;
 mod faults;
 mod helpers;
+mod identification;
 #[cfg(unix)]
 mod lifecycle;
 mod openapi;

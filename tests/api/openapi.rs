@@ -225,7 +225,7 @@ const EXPECTED_ERRORS: &[(&str, &[u16])] = &[
     ("createCustomer", &[400, 401, 403, 409, 413, 500, 503, 504]),
     ("listCustomers", &[400, 401, 403, 500, 503, 504]),
     ("getCustomer", &[400, 401, 403, 404, 500, 503, 504]),
-    ("deleteCustomer", &[400, 401, 403, 404, 500, 503, 504]),
+    ("deleteCustomer", &[400, 401, 403, 404, 409, 500, 503, 504]),
     // 409: never answered, but the original API document lists it (see below).
     (
         "getCustomerSpecialTreatment",
@@ -250,6 +250,38 @@ const EXPECTED_ERRORS: &[(&str, &[u16])] = &[
     (
         "setCustomerCategories",
         &[400, 401, 403, 404, 413, 500, 503, 504],
+    ),
+    (
+        "createIdentificationProcess",
+        &[400, 401, 403, 404, 409, 413, 500, 503, 504],
+    ),
+    (
+        "listIdentificationProcesses",
+        &[400, 401, 403, 404, 500, 503, 504],
+    ),
+    (
+        "getIdentificationProcess",
+        &[400, 401, 403, 404, 500, 503, 504],
+    ),
+    (
+        "submitIdentificationProcess",
+        &[400, 401, 403, 404, 409, 500, 503, 504],
+    ),
+    (
+        "cancelIdentificationProcess",
+        &[400, 401, 403, 404, 409, 500, 503, 504],
+    ),
+    (
+        "startIdentificationReview",
+        &[400, 401, 403, 404, 409, 500, 503, 504],
+    ),
+    (
+        "approveIdentificationProcess",
+        &[400, 401, 403, 404, 409, 500, 503, 504],
+    ),
+    (
+        "rejectIdentificationProcess",
+        &[400, 401, 403, 404, 409, 413, 500, 503, 504],
     ),
     ("getHealth", &[]),
     ("getReadiness", &[500, 503, 504]),
@@ -310,7 +342,17 @@ fn each_operation_documents_exactly_the_errors_it_can_answer() {
             .filter(|(op, _)| *op == id)
             .map(|(_, status)| *status)
             .collect();
-        let with_conflict_rule = ["createCustomer", "deleteCategory"];
+        let with_conflict_rule = [
+            "createCustomer",
+            "deleteCustomer",
+            "deleteCategory",
+            "createIdentificationProcess",
+            "submitIdentificationProcess",
+            "cancelIdentificationProcess",
+            "startIdentificationReview",
+            "approveIdentificationProcess",
+            "rejectIdentificationProcess",
+        ];
         for status in &documented {
             let possible = floor.contains(status)
                 || (*status == 409 && with_conflict_rule.contains(&id))
@@ -475,7 +517,13 @@ fn tags_follow_the_original_documents_navigation_then_the_probes() {
         .collect();
     assert_eq!(
         tags,
-        ["Customers", "Categories", "Special Treatment", "Service"]
+        [
+            "Customers",
+            "Categories",
+            "Special Treatment",
+            "Customer Identification Processes",
+            "Service"
+        ]
     );
     // Each tag says what its section is about (a doc comment in the wrong place once left
     // "Special Treatment" without one, and its words under "Categories").
