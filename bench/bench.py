@@ -11,6 +11,11 @@ customers with a valid token:
   put      PUT special treatment (3 values)
   mix      90% GET / 10% PUT
   get@70%  GET at 70% of the measured GET peak (think time between requests), for p99
+  categories  GET a customer's categories (issue 14), closed loop, 64 connections
+
+With the categories scenario the seeding also creates a catalogue of CATEGORIES (PUT through the
+API) and files each customer under 1-3 of them (through the API up to --api-seed-max; the
+bulk-inserted ones get theirs with SQL too, shaped like the API's rows).
 
 and prints requests/s, p50/p90/p99 latency, non-2xx answers (from wrk and from the server's
 own /metrics counters), server CPU per request (and PostgreSQL backends' CPU per request) and
@@ -52,6 +57,21 @@ ROOT = os.path.dirname(HERE)
 ORG = "bench"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 TREATMENT = ["vulnerable", "vip", "no-marketing"]
+# The catalogue of the categories scenario; each seeded customer belongs to 1-3 of them.
+CATEGORIES = ["corporate", "premium", "private-banking", "retail", "senior", "sme", "staff",
+              "student"]
+
+
+def customer_categories(n):
+    """The 1-3 categories of the n-th customer seeded through the API (varied, deterministic)."""
+    count = 1 + n % 3
+    start = (n // 3) % len(CATEGORIES)
+    return [CATEGORIES[(start + i) % len(CATEGORIES)] for i in range(count)]
+
+
+def category_rows_sql():
+    """`(i, key)` rows of CATEGORIES, for the bulk membership inserts."""
+    return ", ".join(f"({i}, '{key}')" for i, key in enumerate(CATEGORIES))
 
 
 def log(msg):
@@ -103,8 +123,10 @@ class SqliteDb:
         self.path = os.path.join(workdir, "customers.sqlite")
         self.url = f"sqlite://{self.path}?mode=rwc"
 
-    def bulk_insert(self, count):
-        """Rows shaped exactly like the API's (BLOB uuid, JSON text, sqlx timestamps)."""
+    def bulk_insert(self, count, categories=False):
+        """Rows shaped exactly like the API's (BLOB uuid, JSON text, sqlx timestamps). With
+        `categories`, also the catalogue and each customer's 1-3 memberships, picked from the
+        first bytes of its random id (the first: how many, the second: from which category)."""
         con = sqlite3.connect(self.path)
         con.execute("PRAGMA synchronous=OFF")  # seeding only; the server keeps FULL
         con.execute(
@@ -118,6 +140,28 @@ class SqliteDb:
             """,
             (count, ORG, json.dumps(TREATMENT, separators=(",", ":"))),
         )
+        if categories:
+            con.executemany(
+                """
+                INSERT INTO categories (org_id, key, name, description, created_at, updated_at)
+                SELECT ?, ?, ?, NULL, ts, ts
+                FROM (SELECT strftime('%Y-%m-%dT%H:%M:%f', 'now') || '+00:00' AS ts)
+                """,
+                [(ORG, key, key.replace("-", " ").capitalize()) for key in CATEGORIES],
+            )
+            byte = "(instr('0123456789ABCDEF', substr(hex(c.id), {0}, 1)) - 1) * 16 + " \
+                   "instr('0123456789ABCDEF', substr(hex(c.id), {1}, 1)) - 1"
+            con.execute(
+                f"""
+                WITH k(i, key) AS (VALUES {category_rows_sql()})
+                INSERT INTO customer_categories (customer_id, category_key, org_id)
+                SELECT c.id, k.key, c.org_id FROM customers c JOIN k
+                  ON (k.i - ({byte.format(3, 4)}) % {len(CATEGORIES)} + {len(CATEGORIES)})
+                     % {len(CATEGORIES)} < 1 + ({byte.format(1, 2)}) % 3
+                WHERE c.org_id = ?
+                """,
+                (ORG,),
+            )
         con.commit()
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         con.close()
@@ -170,7 +214,7 @@ class PostgresDb:
         )
         return out.stdout
 
-    def bulk_insert(self, count):
+    def bulk_insert(self, count, categories=False):
         self.psql(
             self.url,
             f"""
@@ -182,6 +226,22 @@ class PostgresDb:
             """,
         )
         self.psql(self.url, "VACUUM ANALYZE customers")
+        if categories:
+            # As SqliteDb.bulk_insert: 1-3 categories by the first two bytes of the id.
+            values = ", ".join(f"('{ORG}', '{key}', '{key.replace('-', ' ').capitalize()}', "
+                               "NULL, now(), now())" for key in CATEGORIES)
+            n = len(CATEGORIES)
+            self.psql(self.url, f"""
+                INSERT INTO categories (org_id, key, name, description, created_at, updated_at)
+                VALUES {values}""")
+            self.psql(self.url, f"""
+                INSERT INTO customer_categories (customer_id, category_key, org_id)
+                SELECT c.id, k.key, c.org_id
+                FROM customers c JOIN (VALUES {category_rows_sql()}) AS k(i, key)
+                  ON (k.i - get_byte(uuid_send(c.id), 1) % {n} + {n}) % {n}
+                     < 1 + get_byte(uuid_send(c.id), 0) % 3
+                WHERE c.org_id = '{ORG}'""")
+            self.psql(self.url, "VACUUM ANALYZE categories, customer_categories")
 
     def all_ids(self):
         return self.psql(self.url, "SELECT id FROM customers").split()
@@ -307,8 +367,25 @@ class Server:
 
 # ---------------------------------------------------------------- seeding through the API
 
-def seed_through_api(server, token, count, first_index, concurrency):
-    """Registers `count` customers and sets a 3-value treatment on each, concurrently."""
+def seed_categories_through_api(server, token):
+    """Creates (or, over bulk-inserted ones, replaces) the catalogue of CATEGORIES."""
+    auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        for key in CATEGORIES:
+            body = json.dumps({"name": key.replace("-", " ").capitalize()})
+            conn.request("PUT", f"/v1/organizations/{ORG}/categories/{key}", body, auth)
+            resp = conn.getresponse()
+            data = resp.read()
+            if resp.status not in (200, 201):
+                raise RuntimeError(f"PUT category: {resp.status} {data[:200]!r}")
+    finally:
+        conn.close()
+
+
+def seed_through_api(server, token, count, first_index, concurrency, categories=False):
+    """Registers `count` customers and sets a 3-value treatment on each, concurrently; with
+    `categories`, also files each under 1-3 of CATEGORIES (which must exist)."""
     ids = [None] * count
     work = queue.Queue()
     for i in range(count):
@@ -342,6 +419,14 @@ def seed_through_api(server, token, count, first_index, concurrency):
                 if resp.status != 204:
                     failures.append(f"PUT treatment: {resp.status} {data[:200]!r}")
                     return
+                if categories:
+                    conn.request("PUT", f"/v1/organizations/{ORG}/customers/{cid}/categories",
+                                 json.dumps({"keys": customer_categories(n)}), auth)
+                    resp = conn.getresponse()
+                    data = resp.read()
+                    if resp.status != 204:
+                        failures.append(f"PUT categories: {resp.status} {data[:200]!r}")
+                        return
                 ids[i] = cid
         except Exception as e:  # noqa: BLE001 - reported below
             failures.append(repr(e))
@@ -360,10 +445,12 @@ def seed_through_api(server, token, count, first_index, concurrency):
 
 # ---------------------------------------------------------------- wrk runs
 
-def run_wrk(args, server, token, ids_file, seconds, put_percent, delay_ms=0.0):
+def run_wrk(args, server, token, ids_file, seconds, put_percent, delay_ms=0.0,
+            resource="special-treatment"):
     env = dict(os.environ)
     env.update(BENCH_IDS_FILE=ids_file, BENCH_TOKEN=token, BENCH_ORG=ORG,
-               BENCH_PUT_PERCENT=str(put_percent), BENCH_DELAY_MS=f"{delay_ms:.4f}")
+               BENCH_PUT_PERCENT=str(put_percent), BENCH_DELAY_MS=f"{delay_ms:.4f}",
+               BENCH_RESOURCE=resource)
     cmd = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{seconds}s",
            "--timeout", "5s", "-s", os.path.join(HERE, "load.lua"),
            f"http://127.0.0.1:{server.port}"]
@@ -382,9 +469,9 @@ def run_wrk(args, server, token, ids_file, seconds, put_percent, delay_ms=0.0):
 
 
 def measured_run(args, server, db, token, ids_file, name, put_percent, delay_ms=0.0,
-                 warmup=True, tag=""):
+                 warmup=True, tag="", resource="special-treatment"):
     if warmup and args.warmup > 0:
-        run_wrk(args, server, token, ids_file, args.warmup, put_percent, delay_ms)
+        run_wrk(args, server, token, ids_file, args.warmup, put_percent, delay_ms, resource)
     reset_peak_rss(server.pid)
     non2xx_before = server.non_2xx_by_route()
     pids = db.backend_pids()
@@ -399,7 +486,7 @@ def measured_run(args, server, db, token, ids_file, name, put_percent, delay_ms=
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cpu_before = proc_cpu_ticks(server.pid)
     load_before = os.getloadavg()[0]
-    r = run_wrk(args, server, token, ids_file, args.duration, put_percent, delay_ms)
+    r = run_wrk(args, server, token, ids_file, args.duration, put_percent, delay_ms, resource)
     cpu_after = proc_cpu_ticks(server.pid)
     if perf is not None:
         perf.wait()
@@ -482,6 +569,9 @@ def run_scenarios(args, server, db, token, ids_file, tag=""):
                 raise SystemExit("get70 needs the get scenario before it")
             runs.append(at_fraction_of_peak(args, server, db, token, ids_file, get_row["rps"],
                                             0.7, tag=tag))
+        elif name == "categories":
+            runs.append(measured_run(args, server, db, token, ids_file, "categories", 0,
+                                     tag=tag, resource="categories"))
         else:
             raise SystemExit(f"unknown scenario {name}")
     return runs
@@ -502,23 +592,31 @@ def bench_one(args, kind, customers, outdir, stamp):
     try:
         api_count = min(customers, args.api_seed_max)
         bulk_count = customers - api_count
+        categories = "categories" in args.scenarios.split(",")
         if bulk_count:
-            log(f"{kind}: migrating, bulk-inserting {bulk_count} customers with SQL")
+            log(f"{kind}: migrating, bulk-inserting {bulk_count} customers with SQL"
+                + (" (with 1-3 categories each)" if categories else ""))
             server.migrate()
             started = time.time()
-            db.bulk_insert(bulk_count)
+            db.bulk_insert(bulk_count, categories)
             result["bulk_seed_s"] = time.time() - started
         server.start()
         token = server.token()
+        if categories:
+            seed_categories_through_api(server, token)
         log(f"{kind}: server pid {server.pid} on port {server.port}; seeding {api_count} "
-            f"customers with 3-value treatments through the API")
+            f"customers with 3-value treatments"
+            + (" and 1-3 categories" if categories else "") + " through the API")
         started = time.time()
-        seeded = seed_through_api(server, token, api_count, 0, args.seed_concurrency)
+        seeded = seed_through_api(server, token, api_count, 0, args.seed_concurrency,
+                                  categories)
         took = time.time() - started
+        per_customer = 3 if categories else 2
         result["api_seed_s"] = took
-        result["api_seed_rps"] = 2 * api_count / took
+        result["api_seed_rps"] = per_customer * api_count / took
         result["seed_peak_rss_mib"] = proc_status_kib(server.pid, "VmHWM") / 1024
-        log(f"{kind}: seeded in {took:.1f} s ({2 * api_count / took:.0f} req/s, POST + PUT)")
+        log(f"{kind}: seeded in {took:.1f} s ({per_customer * api_count / took:.0f} req/s, POST + "
+            + ("2 PUTs)" if categories else "PUT)"))
         ids = db.all_ids() if bulk_count else seeded
         if len(ids) != customers:
             raise RuntimeError(f"expected {customers} customers, found {len(ids)}")
@@ -656,16 +754,19 @@ def report(args, results, info):
             + (f", bulk SQL {res['bulk_seed_s']:.1f} s" if "bulk_seed_s" in res else "")
             + f"; database {res['db_size_mib']:.0f} MiB; server peak RSS over the whole run "
             f"{res['peak_rss_mib']:.1f} MiB")
-    # GET flatness: the largest size against the smallest, per database.
-    for kind in sorted({r["db"] for r in results}):
+    # Read flatness: the largest size against the smallest, per database and read scenario.
+    for kind, scenario in sorted({(r["db"], x["scenario"]) for r in results for x in r["runs"]
+                                  if x["scenario"] in ("get", "categories")}):
         sized = sorted((r for r in results if r["db"] == kind), key=lambda r: r["customers"])
-        gets = [(r["customers"], next((x for x in r["runs"] if x["scenario"] == "get"), None))
+        gets = [(r["customers"], next((x for x in r["runs"] if x["scenario"] == scenario),
+                                      None))
                 for r in sized]
         gets = [(n, g) for n, g in gets if g]
         if len(gets) >= 2:
             (n0, g0), (n1, g1) = gets[0], gets[-1]
+            label = "GET" if scenario == "get" else "GET categories"
             lines.append(
-                f"{kind} GET {n1} vs {n0} customers: server CPU/request "
+                f"{kind} {label} {n1} vs {n0} customers: server CPU/request "
                 f"x{g1['server_cpu_us_per_req'] / g0['server_cpu_us_per_req']:.2f}, "
                 f"throughput x{g1['rps'] / g0['rps']:.2f}, p99 x{g1['p99_ms'] / g0['p99_ms']:.2f} "
                 f"(wrk's own CPU/request {g0['wrk_cpu_us_per_req']:.0f} -> "
@@ -693,7 +794,9 @@ def main():
     p.add_argument("--warmup", type=int, default=3, help="seconds of warm-up before each run")
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--threads", type=int, default=2, help="wrk threads")
-    p.add_argument("--scenarios", default="get,put,mix,get70")
+    p.add_argument("--scenarios", default="get,put,mix,get70",
+                   help="comma-separated, run in this order: get, put, mix, get70 (needs get "
+                        "before it), categories (also seeds categories and memberships)")
     p.add_argument("--seed-concurrency", type=int, default=32)
     p.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "customers-api"))
     p.add_argument("--servers", default="ours",

@@ -1,9 +1,11 @@
 -- wrk script for bench/bench.py: special-treatment GET, PUT or a GET/PUT mix on random
--- customers, with a valid bearer token. Configured through the environment (bench.py sets it):
+-- customers (or GET of another per-customer resource, e.g. their categories), with a valid
+-- bearer token. Configured through the environment (bench.py sets it):
 --   BENCH_IDS_FILE   customer ids, one per line
 --   BENCH_TOKEN      bearer token (HS256, all scopes)
 --   BENCH_ORG        organization of the customers
 --   BENCH_PUT_PERCENT  share of PUTs: 0 = GET only, 100 = PUT only, 10 = the 90/10 mix
+--   BENCH_RESOURCE   the customer's sub-resource: special-treatment (default) or categories
 --   BENCH_DELAY_MS   mean think time between a connection's answer and its next request
 --                    (exponential, so arrivals are Poisson-like); 0 = closed loop, full speed
 -- done() prints one line "BENCH_RESULT {json}" that bench.py parses.
@@ -45,7 +47,7 @@ function init(args)
   ids = nil
   collectgarbage()
   prefix = "/v1/organizations/" .. org .. "/customers/"
-  suffix = "/special-treatment"
+  suffix = "/" .. (os.getenv("BENCH_RESOURCE") or "special-treatment")
   headers_get = { ["Authorization"] = "Bearer " .. token }
   headers_put = { ["Authorization"] = "Bearer " .. token,
                   ["Content-Type"] = "application/json" }

@@ -1,19 +1,35 @@
 """The client scenario against a live server, through the Python client that
 openapi-python-client generates from openapi.yaml: register a customer, set and read its
-special treatment, and get a typed ErrorResponse for a bad body."""
+special treatment, and get a typed ErrorResponse for a bad body; then the categories: create
+and replace two, page through the catalogue, file a customer under them, list a category's
+members, and delete a category (409 while it has members, 204 once it has none)."""
 
 import os
 import sys
 import uuid
 
 from customers_api_client import AuthenticatedClient
+from customers_api_client.api.categories import (
+    delete_category,
+    get_category,
+    get_customer_categories,
+    list_categories,
+    list_category_customers,
+    put_category,
+    set_customer_categories,
+)
 from customers_api_client.api.customers import create_customer, delete_customer, list_customers
 from customers_api_client.api.special_treatment import (
     get_customer_special_treatment,
     set_customer_special_treatment,
 )
 from customers_api_client.models import (
+    Category,
+    CategoryDefinition,
+    CategoryPage,
     Customer,
+    CustomerCategories,
+    CustomerPage,
     ErrorResponse,
     NewCustomer,
     SpecialTreatmentValues,
@@ -85,9 +101,143 @@ def main() -> None:
     check(error.details[0].field == "values[1]", "typed ErrorResponse.details names the field")
     check(error.request_id == bad.headers["x-request-id"], "request_id matches X-Request-Id")
 
+    categories(client, org, external_id)
+
     deleted = delete_customer.sync_detailed(org_id=org, customer_id=customer.id, client=client)
     check(deleted.status_code == 204, "customer deleted (204)")
     print("python scenario: passed")
+
+
+def categories(client: AuthenticatedClient, org: str, external_id: str) -> None:
+    """Two categories, the catalogue in pages, a member, and the delete rules."""
+    # Keys unique to this run: Schemathesis has already filled the catalogue.
+    run = f"py-{uuid.uuid4().hex[:12]}"
+    key_a, key_b = f"{run}-a", f"{run}-b"
+
+    # B first: the list's order is the keys', not the creation order.
+    created_b = put_category.sync_detailed(
+        org_id=org, key=key_b, client=client, body=CategoryDefinition(name="Staff")
+    )
+    check(
+        created_b.status_code == 201
+        and isinstance(created_b.parsed, Category)
+        and created_b.parsed.key == key_b
+        and created_b.parsed.description is None,
+        "category created (201), description absent means null",
+    )
+    created_a = put_category.sync_detailed(
+        org_id=org,
+        key=key_a,
+        client=client,
+        body=CategoryDefinition(name="Retail", description="Personal customers"),
+    )
+    check(created_a.status_code == 201 and isinstance(created_a.parsed, Category), "second category created (201)")
+    assert isinstance(created_a.parsed, Category)
+    check(
+        created_a.headers["location"] == f"/v1/organizations/{org}/categories/{key_a}",
+        "Location names the category",
+    )
+    replaced = put_category.sync_detailed(
+        org_id=org,
+        key=key_a,
+        client=client,
+        body=CategoryDefinition(name="Retail banking", description="Personal customers\nof the branches"),
+    )
+    check(
+        replaced.status_code == 200
+        and isinstance(replaced.parsed, Category)
+        and replaced.parsed.name == "Retail banking"
+        and replaced.parsed.description == "Personal customers\nof the branches"
+        and replaced.parsed.created_at == created_a.parsed.created_at,
+        "category replaced (200), created_at kept",
+    )
+
+    # The whole catalogue one category a page: key order (byte order), both of ours in it.
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(10_000):
+        if cursor is None:
+            page = list_categories.sync(org_id=org, client=client, limit=1)
+        else:
+            page = list_categories.sync(org_id=org, client=client, limit=1, cursor=cursor)
+        assert isinstance(page, CategoryPage) and len(page.items) == 1, "a page of one category"
+        seen.append(page.items[0].key)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    check(len(seen) >= 2, f"paged through {len(seen)} categories, limit=1 then next_cursor")
+    encoded = [key.encode() for key in seen]
+    check(encoded == sorted(set(encoded)), "categories listed in key order")
+    check(key_a in seen and seen.index(key_a) + 1 == seen.index(key_b), "both categories listed, in key order")
+
+    got = get_category.sync(org_id=org, key=key_a, client=client)
+    check(isinstance(got, Category) and got.name == "Retail banking", "category read (getCategory)")
+
+    member = create_customer.sync(
+        org_id=org, client=client, body=NewCustomer(external_id=f"{external_id}-member")
+    )
+    check(isinstance(member, Customer), "a customer registered to file under them")
+    assert isinstance(member, Customer)
+    filed = set_customer_categories.sync_detailed(
+        org_id=org, customer_id=member.id, client=client, body=CustomerCategories(keys=[key_b, key_a])
+    )
+    check(filed.status_code == 204, "customer's categories set (204)")
+    keys = get_customer_categories.sync(org_id=org, customer_id=member.id, client=client)
+    check(
+        isinstance(keys, CustomerCategories) and keys.keys == [key_a, key_b],
+        "customer's categories read back in key order",
+    )
+
+    unknown = set_customer_categories.sync_detailed(
+        org_id=org,
+        customer_id=member.id,
+        client=client,
+        body=CustomerCategories(keys=[key_a, f"{run}-none"]),
+    )
+    check(
+        unknown.status_code == 400
+        and isinstance(unknown.parsed, ErrorResponse)
+        and unknown.parsed.details[0].field == "keys[1]",
+        "a key not in the catalogue is a 400 naming keys[1]",
+    )
+
+    members = list_category_customers.sync(org_id=org, key=key_a, client=client, limit=10)
+    check(
+        isinstance(members, CustomerPage)
+        and [c.id for c in members.items] == [member.id]
+        and members.next_cursor is None,
+        "the category's customers listed (listCategoryCustomers)",
+    )
+
+    busy = delete_category.sync_detailed(org_id=org, key=key_a, client=client)
+    check(
+        busy.status_code == 409
+        and isinstance(busy.parsed, ErrorResponse)
+        and busy.parsed.code == "conflict"
+        and busy.parsed.details[0].field == "key",
+        "a category with members is not deleted (409 conflict)",
+    )
+
+    cleared = set_customer_categories.sync_detailed(
+        org_id=org, customer_id=member.id, client=client, body=CustomerCategories(keys=[])
+    )
+    keys = get_customer_categories.sync(org_id=org, customer_id=member.id, client=client)
+    check(
+        cleared.status_code == 204 and isinstance(keys, CustomerCategories) and keys.keys == [],
+        "customer's categories cleared (204, then [])",
+    )
+
+    removed = delete_category.sync_detailed(org_id=org, key=key_a, client=client)
+    check(removed.status_code == 204, "category deleted (204)")
+    gone = get_category.sync_detailed(org_id=org, key=key_a, client=client)
+    check(
+        gone.status_code == 404 and isinstance(gone.parsed, ErrorResponse) and gone.parsed.code == "not_found",
+        "a deleted category is not found (404)",
+    )
+
+    removed_b = delete_category.sync_detailed(org_id=org, key=key_b, client=client)
+    deleted_member = delete_customer.sync_detailed(org_id=org, customer_id=member.id, client=client)
+    check(removed_b.status_code == 204 and deleted_member.status_code == 204, "cleaned up (204, 204)")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 // The client scenario against a live server, through the TypeScript client generated from
 // openapi.yaml: register a customer, set and read its special treatment, and get a typed
-// ErrorResponse for a bad body. Any mismatch between spec and server fails here.
+// ErrorResponse for a bad body; then the categories: create and replace two, page through the
+// catalogue, file a customer under them, list a category's members, and delete a category
+// (409 while it has members, 204 once it has none). Any mismatch between spec and server fails
+// here.
 import createClient from "openapi-fetch";
 import type { components, paths } from "./generated/schema.js";
 
@@ -69,6 +72,124 @@ check(bad.response.status === 400 && error !== undefined, "a bad body is a 400")
 check(error.code === "invalid_request_body", "typed ErrorResponse.code");
 check(error.details?.[0]?.field === "values[1]", "typed ErrorResponse.details names the field");
 check(error.request_id === bad.response.headers.get("x-request-id"), "request_id matches X-Request-Id");
+
+// Categories. Keys unique to this run: Schemathesis has already filled the catalogue.
+const run = `ts-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+const [keyA, keyB] = [`${run}-a`, `${run}-b`];
+const categoryPath = (key: string) => ({ org_id: org, key });
+// B first: the list's order is the keys', not the creation order.
+const createdB = await client.PUT("/v1/organizations/{org_id}/categories/{key}", {
+  params: { path: categoryPath(keyB) },
+  body: { name: "Staff" },
+});
+check(
+  createdB.response.status === 201 && createdB.data?.key === keyB && createdB.data.description === null,
+  "category created (201), description absent means null",
+);
+const createdA = await client.PUT("/v1/organizations/{org_id}/categories/{key}", {
+  params: { path: categoryPath(keyA) },
+  body: { name: "Retail", description: "Personal customers" },
+});
+check(createdA.response.status === 201 && createdA.data !== undefined, "second category created (201)");
+check(
+  createdA.response.headers.get("location") === `/v1/organizations/${org}/categories/${keyA}`,
+  "Location names the category",
+);
+const replaced = await client.PUT("/v1/organizations/{org_id}/categories/{key}", {
+  params: { path: categoryPath(keyA) },
+  body: { name: "Retail banking", description: "Personal customers\nof the branches" },
+});
+check(
+  replaced.response.status === 200 &&
+    replaced.data?.name === "Retail banking" &&
+    replaced.data.description === "Personal customers\nof the branches" &&
+    replaced.data.created_at === createdA.data.created_at,
+  "category replaced (200), created_at kept",
+);
+
+// The whole catalogue one category a page: key order (byte order), both of ours in it.
+const seen: string[] = [];
+let cursor: string | undefined;
+for (let pages = 0; pages < 10_000; pages++) {
+  const page = await client.GET("/v1/organizations/{org_id}/categories", {
+    params: { path: { org_id: org }, query: cursor === undefined ? { limit: 1 } : { limit: 1, cursor } },
+  });
+  if (page.data === undefined || page.data.items.length !== 1) throw new Error("a page of one category");
+  seen.push(page.data.items[0]!.key);
+  if (page.data.next_cursor === null) break;
+  cursor = page.data.next_cursor;
+}
+check(seen.length >= 2, `paged through ${seen.length} categories, limit=1 then next_cursor`);
+check(
+  seen.every((key, i) => i === 0 || Buffer.compare(Buffer.from(seen[i - 1]!), Buffer.from(key)) < 0),
+  "categories listed in key order",
+);
+check(seen.indexOf(keyA) >= 0 && seen.indexOf(keyA) + 1 === seen.indexOf(keyB), "both categories listed, in key order");
+
+const gotA = await client.GET("/v1/organizations/{org_id}/categories/{key}", { params: { path: categoryPath(keyA) } });
+check(gotA.data?.name === "Retail banking", "category read (getCategory)");
+
+const member = await client.POST("/v1/organizations/{org_id}/customers", {
+  params: { path: { org_id: org } },
+  body: { external_id: `${externalId}-member` },
+});
+check(member.response.status === 201 && member.data !== undefined, "a customer registered to file under them");
+const memberPath = { org_id: org, customer_id: member.data.id };
+const filed = await client.PUT("/v1/organizations/{org_id}/customers/{customer_id}/categories", {
+  params: { path: memberPath },
+  body: { keys: [keyB, keyA] },
+});
+check(filed.response.status === 204, "customer's categories set (204)");
+const keys = await client.GET("/v1/organizations/{org_id}/customers/{customer_id}/categories", {
+  params: { path: memberPath },
+});
+check(JSON.stringify(keys.data?.keys) === JSON.stringify([keyA, keyB]), "customer's categories read back in key order");
+
+const unknown = await client.PUT("/v1/organizations/{org_id}/customers/{customer_id}/categories", {
+  params: { path: memberPath },
+  body: { keys: [keyA, `${run}-none`] },
+});
+check(
+  unknown.response.status === 400 && unknown.error?.details?.[0]?.field === "keys[1]",
+  "a key not in the catalogue is a 400 naming keys[1]",
+);
+
+const members = await client.GET("/v1/organizations/{org_id}/categories/{key}/customers", {
+  params: { path: categoryPath(keyA), query: { limit: 10 } },
+});
+check(
+  members.data !== undefined &&
+    members.data.items.length === 1 &&
+    members.data.items[0]?.id === member.data.id &&
+    members.data.next_cursor === null,
+  "the category's customers listed (listCategoryCustomers)",
+);
+
+const busy = await client.DELETE("/v1/organizations/{org_id}/categories/{key}", { params: { path: categoryPath(keyA) } });
+check(
+  busy.response.status === 409 && busy.error?.code === "conflict" && busy.error.details?.[0]?.field === "key",
+  "a category with members is not deleted (409 conflict)",
+);
+
+const cleared = await client.PUT("/v1/organizations/{org_id}/customers/{customer_id}/categories", {
+  params: { path: memberPath },
+  body: { keys: [] },
+});
+const none = await client.GET("/v1/organizations/{org_id}/customers/{customer_id}/categories", {
+  params: { path: memberPath },
+});
+check(cleared.response.status === 204 && none.data?.keys?.length === 0, "customer's categories cleared (204, then [])");
+
+const removed = await client.DELETE("/v1/organizations/{org_id}/categories/{key}", { params: { path: categoryPath(keyA) } });
+check(removed.response.status === 204, "category deleted (204)");
+const gone = await client.GET("/v1/organizations/{org_id}/categories/{key}", { params: { path: categoryPath(keyA) } });
+check(gone.response.status === 404 && gone.error?.code === "not_found", "a deleted category is not found (404)");
+
+const removedB = await client.DELETE("/v1/organizations/{org_id}/categories/{key}", { params: { path: categoryPath(keyB) } });
+const deletedMember = await client.DELETE("/v1/organizations/{org_id}/customers/{customer_id}", {
+  params: { path: memberPath },
+});
+check(removedB.response.status === 204 && deletedMember.response.status === 204, "cleaned up (204, 204)");
 
 const deleted = await client.DELETE("/v1/organizations/{org_id}/customers/{customer_id}", { params: { path } });
 check(deleted.response.status === 204, "customer deleted (204)");

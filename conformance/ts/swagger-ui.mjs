@@ -56,7 +56,7 @@ try {
   await page.waitForSelector("#operations-Special_Treatment-getCustomerSpecialTreatment", { timeout: 30000 });
   const shown = await page.locator("h3.opblock-tag").evaluateAll((tags) => tags.map((t) => t.dataset.tag));
   const documented = (await (await fetch(`${base}/openapi.json`)).json()).tags.map((t) => t.name);
-  const expected = ["Customers", "Special Treatment", "Service"];
+  const expected = ["Customers", "Categories", "Special Treatment", "Service"];
   check(
     JSON.stringify(documented) === JSON.stringify(expected),
     `the document's tags are in navigation order: ${documented.join(", ")}`,
@@ -73,6 +73,22 @@ try {
       (await section.locator("#operations-Special_Treatment-setCustomerSpecialTreatment").count()) === 1,
     'GET and PUT special treatment are listed under "Special Treatment"',
   );
+  const categories = page.locator(".opblock-tag-section", {
+    has: page.locator('h3.opblock-tag[data-tag="Categories"]'),
+  });
+  const categoryOperations = [
+    "putCategory",
+    "listCategories",
+    "getCategory",
+    "deleteCategory",
+    "listCategoryCustomers",
+    "getCustomerCategories",
+    "setCustomerCategories",
+  ];
+  const listed = await Promise.all(
+    categoryOperations.map((id) => categories.locator(`#operations-Categories-${id}`).count()),
+  );
+  check(listed.every((count) => count === 1), `the ${categoryOperations.length} category operations are listed under "Categories"`);
 
   await page.click(".auth-wrapper button.authorize");
   await page.fill(".modal-ux .auth-container input", token);

@@ -347,7 +347,9 @@ impl CategoriesApi {
         )]
         limit: Query<u32>,
         /// Opaque position from a previous page's `next_cursor`.
-        #[oai(validator(pattern = "^[A-Za-z0-9_-]{2,86}$"))]
+        #[oai(validator(
+            pattern = "^(?:3[0-9]|6[1-9a-f]|7[0-9a])(?:3[0-9]|6[1-9a-f]|7[0-9a]|5f|2d){0,63}$"
+        ))]
         cursor: Query<Option<String>>,
     ) -> ApiResult<ListCategoriesResponse> {
         let after = cursor

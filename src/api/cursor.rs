@@ -1,8 +1,9 @@
 //! Page positions: the `cursor` and `limit` query parameters every list shares.
 //!
-//! A cursor is opaque to clients: the position after which the next page starts, base64url
-//! without padding. Lists in id order carry the last id (16 bytes, 22 characters); lists in
-//! key order carry the last key's bytes. A cursor the server did not issue is
+//! A cursor is opaque to clients: the position after which the next page starts. Lists in id
+//! order carry the last id (16 bytes, base64url without padding: 22 characters); lists in key
+//! order carry the last key's bytes in lower-case hex. Either way every string the documented
+//! pattern admits is a position the server accepts, and a cursor the server did not issue is
 //! `400 invalid_parameter`, never a silently different page.
 
 use base64::{
@@ -46,17 +47,91 @@ pub fn decode_id(cursor: &str) -> Result<Uuid, Error> {
         .ok_or_else(not_issued)
 }
 
-/// The cursor after `key`, for lists in key order.
+/// The documented pattern of a cursor in category key order: the hex of a well-formed key
+/// (`^[a-z0-9][a-z0-9_-]*$`, 1-64 characters), byte by byte, so that every string it admits
+/// decodes to a key. (Base64url cannot be described so: `00` matched its pattern and decoded to
+/// no key, a schema-valid request answered 400.) `listCategories` states it literally.
+pub const KEY_CURSOR_PATTERN: &str =
+    "^(?:3[0-9]|6[1-9a-f]|7[0-9a])(?:3[0-9]|6[1-9a-f]|7[0-9a]|5f|2d){0,63}$";
+
+/// The cursor after `key`, for lists in key order (see [`KEY_CURSOR_PATTERN`]).
 pub fn encode_key(after: &str) -> String {
-    CURSOR.encode(after.as_bytes())
+    after.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The key a cursor carries, if `valid` accepts it as one this server could have issued.
 pub fn decode_key(cursor: &str, valid: impl Fn(&str) -> bool) -> Result<String, Error> {
-    CURSOR
-        .decode(cursor)
-        .ok()
+    fn digit(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        }
+    }
+    let pairs = cursor.as_bytes().chunks(2);
+    pairs
+        .map(|pair| match pair {
+            [high, low] => Some(digit(*high)? << 4 | digit(*low)?),
+            _ => None,
+        })
+        .collect::<Option<Vec<u8>>>()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .filter(|key| valid(key))
         .ok_or_else(not_issued)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::category::is_key;
+
+    #[test]
+    fn a_key_cursor_matches_the_pattern_exactly_when_it_decodes_to_a_key() {
+        let pattern = regex::Regex::new(KEY_CURSOR_PATTERN).unwrap();
+        for key in ["retail", "0", "a-b_c", &"z".repeat(64)] {
+            let cursor = encode_key(key);
+            assert!(pattern.is_match(&cursor), "{cursor}");
+            assert_eq!(decode_key(&cursor, is_key).unwrap(), key);
+        }
+        // Every cursor of 1 to 4 hex digits (keys of 1 and 2 characters), the upper-case and
+        // other characters too: the pattern admits it exactly when it decodes to a key.
+        let digits = "0123456789abcdefA_-";
+        let mut candidates: Vec<String> = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = candidates
+                .iter()
+                .flat_map(|c| digits.chars().map(move |d| format!("{c}{d}")))
+                .collect();
+            for cursor in &longer {
+                let decodes = decode_key(cursor, is_key).is_ok();
+                assert_eq!(pattern.is_match(cursor), decodes, "{cursor:?}");
+            }
+            candidates = longer;
+        }
+        assert!(!pattern.is_match(&encode_key(&"z".repeat(65))));
+        for not_issued in [
+            "not-a-cursor",
+            "00",
+            "72657461696c0",
+            "5f72",
+            "72657461696C",
+        ] {
+            assert!(decode_key(not_issued, is_key).is_err(), "{not_issued}");
+        }
+    }
+
+    #[test]
+    fn list_categories_documents_the_key_cursor_pattern() {
+        let spec = crate::spec::Spec::offline().unwrap();
+        let document: serde_json::Value = serde_json::from_str(&spec.json).unwrap();
+        let parameters = document
+            .pointer("/paths/~1v1~1organizations~1{org_id}~1categories/get/parameters")
+            .and_then(serde_json::Value::as_array)
+            .expect("listCategories has parameters");
+        let cursor = parameters
+            .iter()
+            .find(|p| p["name"] == "cursor")
+            .expect("a cursor parameter");
+        assert_eq!(cursor["schema"]["pattern"], KEY_CURSOR_PATTERN);
+    }
 }
