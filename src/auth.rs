@@ -57,6 +57,9 @@ scopes! {
     CustomersWrite => "customers:write", privileged: false;
     SpecialTreatmentRead => "special-treatment:read", privileged: false;
     SpecialTreatmentWrite => "special-treatment:write", privileged: false;
+    AccountsRead => "accounts:read", privileged: false;
+    AccountsWrite => "accounts:write", privileged: false;
+    AccountsReveal => "accounts:reveal", privileged: true;
 }
 
 /// A [`Scopes`] set has one bit per scope, and room for the 16 of v1.1 and v1.2.

@@ -55,7 +55,7 @@ pub enum ListCustomersResponse {
 
 #[derive(ApiResponse)]
 pub enum DeleteCustomerResponse {
-    /// Customer deleted, with its special treatment.
+    /// Customer deleted, with its special treatment and its external accounts.
     #[oai(status = 204)]
     Deleted,
 }
@@ -268,8 +268,10 @@ impl CustomersApi {
 
     /// Delete a customer
     ///
-    /// Deletes the customer and its special treatment. Requires scope `customers:write` and
-    /// access to the organization. `404` when the customer does not exist in this organization.
+    /// Deletes the customer and its special treatment. It also removes the customer's external
+    /// accounts (numbers included), in the same statement. Requires scope `customers:write`
+    /// and access to the organization. `404` when the customer does not exist in this
+    /// organization.
     #[oai(
         path = "/v1/organizations/:org_id/customers/:customer_id",
         method = "delete",

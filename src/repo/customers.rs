@@ -91,7 +91,8 @@ impl Repository {
         })
     }
 
-    /// Deletes the customer and, being on its row, its special treatment.
+    /// Deletes the customer and, being on its row, its special treatment; its external accounts
+    /// go in the same statement (`ON DELETE CASCADE`).
     pub async fn delete_customer(&self, org: &str, id: Uuid) -> Result<(), Error> {
         let result = self
             .write(|db| {

@@ -26,8 +26,11 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode, header::WWW_AUTHENTI
 use serde_json::{Value, json};
 
 use crate::{
-    client::{ApiClient, customer_path, customers_path, expect_status, special_treatment_path},
-    helpers::{ALL_SCOPES, ORG, SECRET, TestApp, assert_error, spawn_app_with},
+    client::{
+        ApiClient, customer_path, customers_path, expect_status, new_account_body,
+        special_treatment_path,
+    },
+    helpers::{ALL_SCOPES, DEFAULT_SCOPES, ORG, SECRET, TestApp, assert_error, spawn_app_with},
     process::ServerProcess,
 };
 
@@ -52,6 +55,8 @@ struct Entry {
     success: StatusCode,
     /// Its path parameters besides `org_id`, in path order, and what each takes.
     params: &'static [(&'static str, Param)],
+    /// Its query parameters besides `limit` and `cursor`, as on the wire (`""`: none).
+    query: Query,
     /// Its body, if it takes one.
     body: Body,
     /// What it changes: after a refused call the matrix checks that nothing was.
@@ -65,6 +70,7 @@ const MATRIX: &[Entry] = &[
         scope: "customers:write",
         success: StatusCode::CREATED,
         params: &[],
+        query: Query::None,
         body: Body::NewCustomer,
         effect: Effect::Registers,
     },
@@ -73,6 +79,7 @@ const MATRIX: &[Entry] = &[
         scope: "customers:read",
         success: StatusCode::OK,
         params: &[],
+        query: Query::None,
         body: Body::None,
         effect: Effect::None,
     },
@@ -81,6 +88,7 @@ const MATRIX: &[Entry] = &[
         scope: "customers:read",
         success: StatusCode::OK,
         params: &[("customer_id", Param::Customer)],
+        query: Query::None,
         body: Body::None,
         effect: Effect::None,
     },
@@ -89,6 +97,7 @@ const MATRIX: &[Entry] = &[
         scope: "customers:write",
         success: StatusCode::NO_CONTENT,
         params: &[("customer_id", Param::Customer)],
+        query: Query::None,
         body: Body::None,
         effect: Effect::Deletes,
     },
@@ -97,6 +106,7 @@ const MATRIX: &[Entry] = &[
         scope: "special-treatment:read",
         success: StatusCode::OK,
         params: &[("customer_id", Param::Customer)],
+        query: Query::None,
         body: Body::None,
         effect: Effect::None,
     },
@@ -105,8 +115,84 @@ const MATRIX: &[Entry] = &[
         scope: "special-treatment:write",
         success: StatusCode::NO_CONTENT,
         params: &[("customer_id", Param::Customer)],
+        query: Query::None,
         body: Body::SpecialTreatment,
         effect: Effect::SetsSpecialTreatment,
+    },
+    Entry {
+        operation_id: "createExternalAccount",
+        scope: "accounts:write",
+        success: StatusCode::CREATED,
+        params: &[("customer_id", Param::Customer)],
+        query: Query::None,
+        body: Body::NewAccount,
+        effect: Effect::RegistersAccount,
+    },
+    Entry {
+        operation_id: "listExternalAccounts",
+        scope: "accounts:read",
+        success: StatusCode::OK,
+        params: &[("customer_id", Param::Customer)],
+        query: Query::None,
+        body: Body::None,
+        effect: Effect::None,
+    },
+    Entry {
+        operation_id: "lookupExternalAccounts",
+        scope: "accounts:read",
+        success: StatusCode::OK,
+        params: &[],
+        query: Query::NewExternalId,
+        body: Body::None,
+        effect: Effect::None,
+    },
+    Entry {
+        operation_id: "getExternalAccount",
+        scope: "accounts:read",
+        success: StatusCode::OK,
+        params: &[
+            ("customer_id", Param::Customer),
+            ("account_id", Param::Account),
+        ],
+        query: Query::None,
+        body: Body::None,
+        effect: Effect::None,
+    },
+    Entry {
+        operation_id: "updateExternalAccount",
+        scope: "accounts:write",
+        success: StatusCode::OK,
+        params: &[
+            ("customer_id", Param::Customer),
+            ("account_id", Param::Account),
+        ],
+        query: Query::None,
+        body: Body::AccountPatch,
+        effect: Effect::UpdatesAccount,
+    },
+    Entry {
+        operation_id: "deleteExternalAccount",
+        scope: "accounts:write",
+        success: StatusCode::NO_CONTENT,
+        params: &[
+            ("customer_id", Param::Customer),
+            ("account_id", Param::Account),
+        ],
+        query: Query::None,
+        body: Body::None,
+        effect: Effect::DeletesAccount,
+    },
+    Entry {
+        operation_id: "revealExternalAccountIdentification",
+        scope: "accounts:reveal",
+        success: StatusCode::OK,
+        params: &[
+            ("customer_id", Param::Customer),
+            ("account_id", Param::Account),
+        ],
+        query: Query::None,
+        body: Body::None,
+        effect: Effect::None,
     },
 ];
 
@@ -115,13 +201,33 @@ const MATRIX: &[Entry] = &[
 enum Param {
     /// A customer of the call's organization.
     Customer,
+    /// An account of the call's customer (the parameter before it).
+    Account,
+}
+
+/// The query string an operation needs.
+#[derive(Debug, Clone, Copy)]
+enum Query {
+    None,
+    /// `external_id=` the fixture's fresh external id.
+    NewExternalId,
+}
+
+impl Query {
+    /// Whether it sends the parameter `name` in `location`.
+    fn fills(self, location: Option<&str>, name: Option<&str>) -> bool {
+        match self {
+            Query::None => false,
+            Query::NewExternalId => location == Some("query") && name == Some("external_id"),
+        }
+    }
 }
 
 impl Param {
     /// A well-formed value that names nothing.
     fn missing(self) -> String {
         match self {
-            Param::Customer => uuid::Uuid::now_v7().to_string(),
+            Param::Customer | Param::Account => uuid::Uuid::now_v7().to_string(),
         }
     }
 }
@@ -134,6 +240,10 @@ enum Body {
     NewCustomer,
     /// `CustomerSpecialTreatment` with one value.
     SpecialTreatment,
+    /// `NewExternalAccount` with the fixture's fresh external id.
+    NewAccount,
+    /// `ExternalAccountPatch` disabling the account.
+    AccountPatch,
 }
 
 /// What a successful call changes, so what a refused one must not have.
@@ -146,6 +256,12 @@ enum Effect {
     SetsSpecialTreatment,
     /// Deletes the fixture customer.
     Deletes,
+    /// Registers an account with the fixture's new external id.
+    RegistersAccount,
+    /// Disables the fixture account.
+    UpdatesAccount,
+    /// Deletes the fixture account.
+    DeletesAccount,
 }
 
 /// A bearer-secured operation of the served spec, with its matrix entry.
@@ -194,6 +310,10 @@ impl Fixture {
         self.value("customer_id")
     }
 
+    fn account_id(&self) -> &str {
+        self.value("account_id")
+    }
+
     /// `template` with each `{name}` replaced by its value.
     fn path(&self, template: &str) -> String {
         self.params
@@ -208,6 +328,22 @@ impl Fixture {
             Body::None => None,
             Body::NewCustomer => Some(json!({ "external_id": self.new_external_id })),
             Body::SpecialTreatment => Some(json!({ "values": ["vip"] })),
+            Body::NewAccount => Some(new_account_body(&self.new_external_id)),
+            Body::AccountPatch => Some(json!({ "status": "disabled" })),
+        }
+    }
+
+    /// `template` with its values, and the query string `query` asks for.
+    fn url(&self, template: &str, query: Query) -> String {
+        match query {
+            Query::None => self.path(template),
+            Query::NewExternalId => {
+                format!(
+                    "{}?external_id={}",
+                    self.path(template),
+                    self.new_external_id
+                )
+            }
         }
     }
 }
@@ -308,7 +444,8 @@ fn secured_operations(spec: &Value) -> Result<Vec<Operation>, Vec<String>> {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter(|p| p["in"] != "path" && p["required"] == true);
+                .filter(|p| p["in"] != "path" && p["required"] == true)
+                .filter(|p| !entry.query.fills(p["in"].as_str(), p["name"].as_str()));
             for parameter in required_query {
                 problems.push(format!(
                     "operation {id}: the matrix does not fill its required {} parameter {}",
@@ -404,6 +541,7 @@ impl Server {
         for (name, param) in op.entry.params {
             let value = match param {
                 Param::Customer => self.admin.new_customer(org).await,
+                Param::Account => self.admin.new_account(org, fixture.customer_id()).await,
             };
             fixture.params.push((name, value));
         }
@@ -431,7 +569,7 @@ impl Server {
             .app
             .api
             .with_authorization(authorization)
-            .request(op.method.clone(), &fixture.path(&op.path));
+            .request(op.method.clone(), &fixture.url(&op.path, op.entry.query));
         match fixture.body(op.entry.body) {
             Some(body) => request.json(&body),
             None => request,
@@ -471,6 +609,28 @@ impl Server {
             Effect::Deletes => {
                 let resp = self.admin.get_customer(org, fixture.customer_id()).await;
                 let context = format!("{context}: the customer is still there");
+                expect_status(resp, StatusCode::OK, &context).await;
+            }
+            Effect::RegistersAccount => {
+                let page = self.admin.lookup_page(org, &fixture.new_external_id).await;
+                assert_eq!(page["items"], json!([]), "{context}: no account registered");
+            }
+            Effect::UpdatesAccount => {
+                let account = self
+                    .admin
+                    .external_account(org, fixture.customer_id(), fixture.account_id())
+                    .await;
+                assert_eq!(
+                    account["status"], "active",
+                    "{context}: the account is unchanged"
+                );
+            }
+            Effect::DeletesAccount => {
+                let resp = self
+                    .admin
+                    .get_external_account(org, fixture.customer_id(), fixture.account_id())
+                    .await;
+                let context = format!("{context}: the account is still there");
                 expect_status(resp, StatusCode::OK, &context).await;
             }
             Effect::None => {}
@@ -719,6 +879,12 @@ fn the_matrix_refuses_an_uncovered_operation_a_wrong_scope_and_a_stale_row() {
     let customers = "/v1/organizations/{org_id}/customers";
     let customer = "/v1/organizations/{org_id}/customers/{customer_id}";
     let treatment = "/v1/organizations/{org_id}/customers/{customer_id}/special-treatment";
+    let mut lookup = secured(
+        "lookupExternalAccounts",
+        "Requires scope `accounts:read`.",
+        "200",
+    );
+    lookup["parameters"] = json!([{"name": "external_id", "in": "query", "required": true}]);
     let mut v1 = json!({
         customers: {
             "parameters": [{"name": "org_id", "in": "path", "required": true}],
@@ -734,9 +900,25 @@ fn the_matrix_refuses_an_uncovered_operation_a_wrong_scope_and_a_stale_row() {
             "put": secured("setCustomerSpecialTreatment", "Requires scope\n`special-treatment:write`.", "204"),
         },
         "/healthz": {"get": {"operationId": "getHealth", "responses": {"200": {}}}},
+        // v1.1's accounts, as they are: the matrix has their rows.
+        "/v1/organizations/{org_id}/customers/{customer_id}/accounts": {
+            "post": secured("createExternalAccount", "Requires scope `accounts:write`.", "201"),
+            "get": secured("listExternalAccounts", "Requires scope `accounts:read`.", "200"),
+        },
+        "/v1/organizations/{org_id}/accounts": {
+            "get": lookup,
+        },
+        "/v1/organizations/{org_id}/customers/{customer_id}/accounts/{account_id}": {
+            "get": secured("getExternalAccount", "Requires scope `accounts:read`.", "200"),
+            "patch": secured("updateExternalAccount", "Requires scope `accounts:write`.", "200"),
+            "delete": secured("deleteExternalAccount", "Requires scope `accounts:write`.", "204"),
+        },
+        "/v1/organizations/{org_id}/customers/{customer_id}/accounts/{account_id}/identification": {
+            "get": secured("revealExternalAccountIdentification", "Requires scope `accounts:reveal`.", "200"),
+        },
     });
-    let operations = secured_operations(&spec(v1.clone())).expect("v1 is covered");
-    assert_eq!(operations.len(), 6);
+    let operations = secured_operations(&spec(v1.clone())).expect("v1 and v1.1 are covered");
+    assert_eq!(operations.len(), 13);
 
     v1[customer]["patch"] = secured("updateCustomer", "Requires scope `customers:write`.", "200");
     v1[customer]["get"]["description"] = json!("Requires scope `customers:write`.");
@@ -1350,7 +1532,7 @@ async fn the_token_command_mints_a_token_with_the_scopes_asked_for() {
 }
 
 #[tokio::test]
-async fn the_token_command_grants_all_four_scopes_by_default() {
+async fn the_token_command_grants_every_scope_but_the_privileged_ones_by_default() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::hs256().await;
     let env = [("JWT_SECRET", OsStr::new(SECRET))];
@@ -1362,20 +1544,37 @@ async fn the_token_command_grants_all_four_scopes_by_default() {
     let claims = verified_claims(&token, SECRET.as_bytes());
     let mut scopes: Vec<&str> = claims["scope"].as_str().unwrap().split(' ').collect();
     scopes.sort_unstable();
-    let mut all: Vec<&str> = ALL_SCOPES.split(' ').collect();
-    all.sort_unstable();
-    assert_eq!(scopes, all);
+    let mut default: Vec<&str> = DEFAULT_SCOPES.split_whitespace().collect();
+    default.sort_unstable();
+    assert_eq!(scopes, default);
+    assert!(
+        !scopes.contains(&"accounts:reveal"),
+        "privileged: asked for by name only"
+    );
     assert_eq!(claims["sub"], "ci-bot");
     let ttl = claims["exp"].as_u64().unwrap() as i64 - now() as i64;
     assert!((110..=120).contains(&ttl), "--ttl 120, {ttl} s left");
 
     for op in &server.operations {
         for org in [ORG, OTHER_ORG] {
-            server
-                .assert_allowed(op, org, &token, "default scopes")
-                .await;
+            if default.contains(&op.entry.scope) {
+                server
+                    .assert_allowed(op, org, &token, "default scopes")
+                    .await;
+            } else {
+                server
+                    .assert_forbidden(op, org, &token, "privileged scope not in the default")
+                    .await;
+            }
         }
     }
+    // Asked for by name, the privileged scope is granted.
+    let args = ["--org", ORG, "--scope", "accounts:read accounts:reveal"];
+    let revealer = mint(dir.path(), &args, &env).await;
+    let reveal = server.operation("revealExternalAccountIdentification");
+    server
+        .assert_allowed(reveal, ORG, &revealer, "--scope accounts:reveal")
+        .await;
 }
 
 /// The mode bits of `path` and its trimmed content.

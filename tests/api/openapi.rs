@@ -235,6 +235,26 @@ const EXPECTED_ERRORS: &[(&str, &[u16])] = &[
         "setCustomerSpecialTreatment",
         &[400, 401, 403, 404, 413, 500, 503, 504],
     ),
+    (
+        "createExternalAccount",
+        &[400, 401, 403, 404, 409, 413, 500, 503, 504],
+    ),
+    ("listExternalAccounts", &[400, 401, 403, 404, 500, 503, 504]),
+    ("lookupExternalAccounts", &[400, 401, 403, 500, 503, 504]),
+    ("getExternalAccount", &[400, 401, 403, 404, 500, 503, 504]),
+    // 409: `closed` is final.
+    (
+        "updateExternalAccount",
+        &[400, 401, 403, 404, 409, 413, 500, 503, 504],
+    ),
+    (
+        "deleteExternalAccount",
+        &[400, 401, 403, 404, 500, 503, 504],
+    ),
+    (
+        "revealExternalAccountIdentification",
+        &[400, 401, 403, 404, 500, 503, 504],
+    ),
     ("getHealth", &[]),
     ("getReadiness", &[500, 503, 504]),
 ];
@@ -290,7 +310,11 @@ fn each_operation_documents_exactly_the_errors_it_can_answer() {
             .filter(|(op, _)| *op == id)
             .map(|(_, status)| *status)
             .collect();
-        let with_conflict_rule = ["createCustomer"];
+        let with_conflict_rule = [
+            "createCustomer",
+            "createExternalAccount",
+            "updateExternalAccount",
+        ];
         for status in &documented {
             let possible = floor.contains(status)
                 || (*status == 409 && with_conflict_rule.contains(&id))
@@ -453,7 +477,15 @@ fn tags_follow_the_original_documents_navigation_then_the_probes() {
         .iter()
         .map(|tag| tag["name"].as_str().unwrap())
         .collect();
-    assert_eq!(tags, ["Customers", "Special Treatment", "Service"]);
+    assert_eq!(
+        tags,
+        [
+            "External Accounts",
+            "Customers",
+            "Special Treatment",
+            "Service"
+        ]
+    );
     let order = customers_api::api::TAG_ORDER;
     assert_eq!(
         order,
