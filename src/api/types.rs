@@ -511,7 +511,7 @@ pub struct NewExternalAccount;
 
 impl NewExternalAccount {
     fn schema(registry: &mut Registry) -> MetaSchema {
-        for register in [Scheme::register, Kind::register, HolderType::register] {
+        for register in [Scheme::register, Kind::register] {
             register(registry);
         }
         let external_id = MetaSchema {
@@ -549,9 +549,17 @@ impl NewExternalAccount {
             max_length: Some(3),
             ..MetaSchema::new("string")
         };
+        // Inline rather than a `$ref` to `AccountHolderType`: OpenAPI 3.0 has no `nullable`
+        // beside `allOf`, and a nullable `enum` must list `null` to accept it.
         let holder_type = MetaSchema {
+            description: Some("Who holds the account; absent or null: `individual`."),
             nullable: true,
-            ..enum_ref::<HolderType>("Who holds the account; absent or null: `individual`.")
+            enum_items: HolderType::ALL
+                .iter()
+                .map(|v| json!(v.as_str()))
+                .chain([Value::Null])
+                .collect(),
+            ..MetaSchema::new("string")
         };
         let nickname = MetaSchema {
             description: Some(
