@@ -17,6 +17,15 @@ With the categories scenario the seeding also creates a catalogue of CATEGORIES 
 API) and files each customer under 1-3 of them (through the API up to --api-seed-max; the
 bulk-inserted ones get theirs with SQL too, shaped like the API's rows).
 
+With --accounts N[,M...] it benchmarks the external accounts instead (issue 15): per count, a
+fresh database gets N/10 customers and 10 accounts each, bulk-inserted with SQL into the
+migrated schema, and wrk drives
+
+  accounts-list    GET a random customer's accounts (one page of 10: the (customer_id, id) walk)
+  accounts-lookup  GET /accounts?external_id= a random reference (the (org_id, external_id) probe)
+
+so that 10k against 1M accounts shows whether both stay flat.
+
 and prints requests/s, p50/p90/p99 latency, non-2xx answers (from wrk and from the server's
 own /metrics counters), server CPU per request (and PostgreSQL backends' CPU per request) and
 the server's peak RSS. Only loopback addresses are used; every run is bounded in time.
@@ -72,6 +81,15 @@ def customer_categories(n):
 def category_rows_sql():
     """`(i, key)` rows of CATEGORIES, for the bulk membership inserts."""
     return ", ".join(f"({i}, '{key}')" for i, key in enumerate(CATEGORIES))
+
+
+# External accounts as bulk-inserted: the IBAN standard's example number (nobody's).
+ACCOUNT_COLUMNS = ("id, org_id, customer_id, external_id, scheme, identification, "
+                   "identification_masked, currency, kind, holder_type, nickname, status, "
+                   "created_at, updated_at")
+ACCOUNT_VALUES = ("'iban', 'GB82WEST12345698765432', '****5432', 'GBP', 'current', "
+                  "'individual', NULL, 'active'")
+ACCOUNTS_PER_CUSTOMER = 10
 
 
 def log(msg):
@@ -166,6 +184,27 @@ class SqliteDb:
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         con.close()
 
+    def bulk_insert_accounts(self, per_customer):
+        """`per_customer` accounts for every customer, referenced acct-0000001 onwards."""
+        con = sqlite3.connect(self.path)
+        con.execute("PRAGMA synchronous=OFF")
+        con.execute(
+            f"""
+            WITH RECURSIVE k(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM k WHERE j < ?)
+            INSERT INTO external_accounts
+              ({ACCOUNT_COLUMNS})
+            SELECT randomblob(16), c.org_id, c.id,
+                   printf('acct-%07d', (c.rowid - 1) * ? + j + 1), {ACCOUNT_VALUES},
+                   c.created_at, c.created_at
+            FROM customers c, k
+            """,
+            (per_customer - 1, per_customer),
+        )
+        con.commit()
+        con.execute("ANALYZE")
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        con.close()
+
     def all_ids(self):
         con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
         ids = [uuid_text(row[0]) for row in con.execute("SELECT id FROM customers")]
@@ -242,6 +281,20 @@ class PostgresDb:
                      < 1 + get_byte(uuid_send(c.id), 0) % 3
                 WHERE c.org_id = '{ORG}'""")
             self.psql(self.url, "VACUUM ANALYZE categories, customer_categories")
+
+    def bulk_insert_accounts(self, per_customer):
+        self.psql(
+            self.url,
+            f"""
+            INSERT INTO external_accounts ({ACCOUNT_COLUMNS})
+            SELECT gen_random_uuid(), c.org_id, c.id,
+                   'acct-' || lpad(((c.n - 1) * {int(per_customer)} + j + 1)::text, 7, '0'),
+                   {ACCOUNT_VALUES}, c.created_at, c.created_at
+            FROM (SELECT id, org_id, created_at, row_number() OVER () AS n FROM customers) c,
+                 generate_series(0, {int(per_customer) - 1}) AS j
+            """,
+        )
+        self.psql(self.url, "VACUUM ANALYZE external_accounts")
 
     def all_ids(self):
         return self.psql(self.url, "SELECT id FROM customers").split()
@@ -446,11 +499,11 @@ def seed_through_api(server, token, count, first_index, concurrency, categories=
 # ---------------------------------------------------------------- wrk runs
 
 def run_wrk(args, server, token, ids_file, seconds, put_percent, delay_ms=0.0,
-            resource="special-treatment"):
+            resource="special-treatment", mode="treatment", accounts=0):
     env = dict(os.environ)
     env.update(BENCH_IDS_FILE=ids_file, BENCH_TOKEN=token, BENCH_ORG=ORG,
                BENCH_PUT_PERCENT=str(put_percent), BENCH_DELAY_MS=f"{delay_ms:.4f}",
-               BENCH_RESOURCE=resource)
+               BENCH_RESOURCE=resource, BENCH_MODE=mode, BENCH_ACCOUNTS=str(accounts))
     cmd = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{seconds}s",
            "--timeout", "5s", "-s", os.path.join(HERE, "load.lua"),
            f"http://127.0.0.1:{server.port}"]
@@ -469,9 +522,11 @@ def run_wrk(args, server, token, ids_file, seconds, put_percent, delay_ms=0.0,
 
 
 def measured_run(args, server, db, token, ids_file, name, put_percent, delay_ms=0.0,
-                 warmup=True, tag="", resource="special-treatment"):
+                 warmup=True, tag="", resource="special-treatment", mode="treatment",
+                 accounts=0):
     if warmup and args.warmup > 0:
-        run_wrk(args, server, token, ids_file, args.warmup, put_percent, delay_ms, resource)
+        run_wrk(args, server, token, ids_file, args.warmup, put_percent, delay_ms, resource,
+                mode, accounts)
     reset_peak_rss(server.pid)
     non2xx_before = server.non_2xx_by_route()
     pids = db.backend_pids()
@@ -486,7 +541,8 @@ def measured_run(args, server, db, token, ids_file, name, put_percent, delay_ms=
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cpu_before = proc_cpu_ticks(server.pid)
     load_before = os.getloadavg()[0]
-    r = run_wrk(args, server, token, ids_file, args.duration, put_percent, delay_ms, resource)
+    r = run_wrk(args, server, token, ids_file, args.duration, put_percent, delay_ms, resource,
+                mode, accounts)
     cpu_after = proc_cpu_ticks(server.pid)
     if perf is not None:
         perf.wait()
@@ -663,6 +719,91 @@ def bench_one(args, kind, customers, outdir, stamp):
     return result
 
 
+def bench_accounts(args, kind, accounts, outdir, stamp):
+    """External accounts: `accounts` of them, 10 per customer, bulk-inserted; the list of a
+    customer's accounts and the lookup by external_id, each on random targets."""
+    customers = max(1, accounts // ACCOUNTS_PER_CUSTOMER)
+    accounts = customers * ACCOUNTS_PER_CUSTOMER
+    workdir = os.path.join(outdir, f"{kind}-accounts-{accounts}")
+    os.makedirs(workdir, exist_ok=True)
+    if kind == "sqlite":
+        db = SqliteDb(workdir)
+    else:
+        db = PostgresDb(args.postgres_url, f"customers_api_bench_{stamp}_a{accounts}",
+                        plain=args.plain)
+    secret = secrets.token_hex(32)
+    extra_env = dict(kv.split("=", 1) for kv in args.server_env)
+    server = Server(args.binary, db, workdir, secret, extra_env)
+    result = {"db": kind, "customers": customers, "accounts": accounts, "runs": []}
+    try:
+        log(f"{kind}: migrating, bulk-inserting {customers} customers and {accounts} accounts")
+        server.migrate()
+        started = time.time()
+        db.bulk_insert(customers)
+        db.bulk_insert_accounts(ACCOUNTS_PER_CUSTOMER)
+        result["bulk_seed_s"] = time.time() - started
+        server.start()
+        token = server.token()
+        ids = db.all_ids()
+        ids_file = os.path.join(workdir, "ids.txt")
+        with open(ids_file, "w") as f:
+            f.write("\n".join(ids) + "\n")
+        result["db_size_mib"] = db.size_bytes() / 2**20
+        for name in ("accounts-list", "accounts-lookup"):
+            result["runs"].append(measured_run(args, server, db, token, ids_file, name, 0,
+                                               mode=name, accounts=accounts))
+        result["peak_rss_mib"] = max(r["peak_rss_mib"] for r in result["runs"])
+    finally:
+        server.stop()
+        if args.keep_databases:
+            log(f"{kind}: database kept at {db.url}")
+        else:
+            db.drop()
+            if kind == "sqlite":
+                for suffix in ("", "-wal", "-shm"):
+                    if os.path.exists(db.path + suffix):
+                        os.remove(db.path + suffix)
+    return result
+
+
+def accounts_report(args, results, info):
+    lines = [f"date {info['date']}; {info['cores']} cores, {info['cpu']}; kernel "
+             f"{info['kernel']}; {info['wrk']}",
+             f"wrk -t{args.threads} -c{args.connections}, {args.duration} s per run after "
+             f"{args.warmup} s warm-up; binary {args.binary}; "
+             f"{ACCOUNTS_PER_CUSTOMER} accounts per customer", "",
+             "| db | accounts | run | req/s | p50 ms | p90 ms | p99 ms | non-2xx (wrk/server) "
+             "| server CPU us/req | PG CPU us/req |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for res in results:
+        for r in res["runs"]:
+            lines.append(
+                f"| {res['db']} | {res['accounts']} | {r['scenario']} | {r['rps']:.0f} "
+                f"| {r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {r['p99_ms']:.2f} "
+                f"| {r['non_2xx_wrk'] + r['socket_errors']}/{fmt(r['non_2xx_server'], 'd')} "
+                f"| {r['server_cpu_us_per_req']:.0f} | {fmt(r['db_cpu_us_per_req'], '.0f')} |")
+    lines.append("")
+    for res in results:
+        lines.append(f"{res['db']} {res['accounts']} accounts: bulk SQL {res['bulk_seed_s']:.1f} s;"
+                     f" database {res['db_size_mib']:.0f} MiB")
+    for kind in sorted({r["db"] for r in results}):
+        sized = sorted((r for r in results if r["db"] == kind), key=lambda r: r["accounts"])
+        if len(sized) < 2:
+            continue
+        small, large = sized[0], sized[-1]
+        for name in ("accounts-list", "accounts-lookup"):
+            a = next(r for r in small["runs"] if r["scenario"] == name)
+            b = next(r for r in large["runs"] if r["scenario"] == name)
+            lines.append(
+                f"{kind} {name} {large['accounts']} vs {small['accounts']} accounts: server "
+                f"CPU/request x{b['server_cpu_us_per_req'] / a['server_cpu_us_per_req']:.2f}, "
+                f"throughput x{b['rps'] / a['rps']:.2f}, p99 x{b['p99_ms'] / a['p99_ms']:.2f}")
+    bad = [(res["db"], r["scenario"]) for res in results for r in res["runs"]
+           if r["non_2xx_wrk"] or r["socket_errors"] or r["non_2xx_server"]]
+    lines.append("non-2xx answers: " + ("none" if not bad else f"FOUND in {bad}"))
+    return "\n".join(lines), not bad
+
+
 # ---------------------------------------------------------------- report
 
 def machine_info():
@@ -787,6 +928,9 @@ def main():
     p.add_argument("--customers", default="10000",
                    help="comma-separated customer counts, each on a fresh database (default "
                         "10000; e.g. 10000,1000000 for the flatness check)")
+    p.add_argument("--accounts", default=None,
+                   help="comma-separated external-account counts (e.g. 10000,1000000): "
+                        "benchmark the accounts list and lookup instead of special treatment")
     p.add_argument("--api-seed-max", type=int, default=10000,
                    help="customers registered through the API; any beyond are bulk-inserted "
                         "with SQL into the migrated schema before the server starts")
@@ -838,10 +982,15 @@ def main():
     info = machine_info()
     results = []
     for kind in args.db.split(","):
+        if args.accounts:
+            for accounts in [int(c) for c in args.accounts.split(",")]:
+                log(f"== {kind}, {accounts} external accounts")
+                results.append(bench_accounts(args, kind, accounts, outdir, stamp))
+            continue
         for customers in [int(c) for c in args.customers.split(",")]:
             log(f"== {kind}, {customers} customers")
             results.append(bench_one(args, kind, customers, outdir, stamp))
-    text, ok = report(args, results, info)
+    text, ok = (accounts_report if args.accounts else report)(args, results, info)
     print(text)
     with open(os.path.join(outdir, "results.md"), "w") as f:
         f.write(text + "\n")

@@ -1,11 +1,16 @@
 -- wrk script for bench/bench.py: special-treatment GET, PUT or a GET/PUT mix on random
--- customers (or GET of another per-customer resource, e.g. their categories), with a valid
--- bearer token. Configured through the environment (bench.py sets it):
+-- customers (or GET of another per-customer resource, e.g. their categories), or the
+-- external-accounts reads, with a valid bearer token. Configured through the environment
+-- (bench.py sets it):
 --   BENCH_IDS_FILE   customer ids, one per line
 --   BENCH_TOKEN      bearer token (HS256, all scopes)
 --   BENCH_ORG        organization of the customers
 --   BENCH_PUT_PERCENT  share of PUTs: 0 = GET only, 100 = PUT only, 10 = the 90/10 mix
 --   BENCH_RESOURCE   the customer's sub-resource: special-treatment (default) or categories
+--   BENCH_MODE       treatment (default); accounts-list: GET a random customer's accounts;
+--                    accounts-lookup: GET /accounts?external_id= a random one of
+--                    acct-0000001 .. acct-<BENCH_ACCOUNTS> (bench.py's bulk-inserted references)
+--   BENCH_ACCOUNTS   how many accounts there are (accounts-lookup)
 --   BENCH_DELAY_MS   mean think time between a connection's answer and its next request
 --                    (exponential, so arrivals are Poisson-like); 0 = closed loop, full speed
 -- done() prints one line "BENCH_RESULT {json}" that bench.py parses.
@@ -18,7 +23,7 @@ function setup(thread)
 end
 
 local blob, count, prefix, suffix, bodies, headers_get, headers_put
-local put_percent, delay_ms
+local put_percent, delay_ms, mode, accounts, lookup_prefix
 local ID_LEN = 36 -- a UUID in text
 
 -- Every PUT body is a valid 3-value treatment; the values vary so the rows really change.
@@ -31,6 +36,10 @@ function init(args)
   local org = assert(os.getenv("BENCH_ORG"), "BENCH_ORG is not set")
   local token = assert(os.getenv("BENCH_TOKEN"), "BENCH_TOKEN is not set")
   put_percent = tonumber(os.getenv("BENCH_PUT_PERCENT") or "0")
+  mode = os.getenv("BENCH_MODE") or "treatment"
+  accounts = tonumber(os.getenv("BENCH_ACCOUNTS") or "0")
+  assert(mode ~= "accounts-lookup" or accounts > 0, "accounts-lookup needs BENCH_ACCOUNTS")
+  lookup_prefix = "/v1/organizations/" .. org .. "/accounts?external_id="
   delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
   -- All ids in one string: a table of a million strings made LuaJIT's collector walk it in
   -- one step, stalling this thread for hundreds of milliseconds (a false p99 at 1M customers).
@@ -47,7 +56,8 @@ function init(args)
   ids = nil
   collectgarbage()
   prefix = "/v1/organizations/" .. org .. "/customers/"
-  suffix = "/" .. (os.getenv("BENCH_RESOURCE") or "special-treatment")
+  suffix = mode == "accounts-list" and "/accounts"
+    or "/" .. (os.getenv("BENCH_RESOURCE") or "special-treatment")
   headers_get = { ["Authorization"] = "Bearer " .. token }
   headers_put = { ["Authorization"] = "Bearer " .. token,
                   ["Content-Type"] = "application/json" }
@@ -61,6 +71,10 @@ function init(args)
 end
 
 function request()
+  if mode == "accounts-lookup" then
+    return wrk.format("GET", string.format("%sacct-%07d", lookup_prefix, math.random(accounts)),
+                      headers_get)
+  end
   local start = (math.random(count) - 1) * ID_LEN
   local path = prefix .. blob:sub(start + 1, start + ID_LEN) .. suffix
   if put_percent > 0 and math.random(100) <= put_percent then

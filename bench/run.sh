@@ -9,6 +9,7 @@
 #   bench/run.sh --servers ours,reference         # also the minimal reference server, and
 #                                                 # the ratio ours / reference (issue #6)
 #   bench/run.sh --db postgres --plain            # PostgreSQL without TLS (sslmode=disable)
+#   bench/run.sh --accounts 10000,1000000         # external accounts: list and lookup (issue 15)
 #
 # PostgreSQL is reached over TLS by default when the server offers it: BENCH_POSTGRES_URL (or
 # --postgres-url) without an sslmode gets sqlx's default, prefer, as in production, for our server

@@ -62,6 +62,9 @@ scopes! {
     IdentificationRead => "identification:read", privileged: false;
     IdentificationWrite => "identification:write", privileged: false;
     IdentificationReview => "identification:review", privileged: true;
+    AccountsRead => "accounts:read", privileged: false;
+    AccountsWrite => "accounts:write", privileged: false;
+    AccountsReveal => "accounts:reveal", privileged: true;
 }
 
 /// A [`Scopes`] set has one bit per scope, and room for the 16 of v1.1 and v1.2.

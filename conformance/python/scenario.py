@@ -2,7 +2,9 @@
 openapi-python-client generates from openapi.yaml: register a customer, set and read its
 special treatment, and get a typed ErrorResponse for a bad body; then the categories: create
 and replace two, page through the catalogue, file a customer under them, list a category's
-members, and delete a category (409 while it has members, 204 once it has none)."""
+members, and delete a category (409 while it has members, 204 once it has none); then register,
+list, patch, reveal (with the privileged token, CAPI_REVEAL_TOKEN) and delete an external
+account."""
 
 import os
 import sys
@@ -19,6 +21,14 @@ from customers_api_client.api.categories import (
     set_customer_categories,
 )
 from customers_api_client.api.customers import create_customer, delete_customer, list_customers
+from customers_api_client.api.external_accounts import (
+    create_external_account,
+    delete_external_account,
+    list_external_accounts,
+    lookup_external_accounts,
+    reveal_external_account_identification,
+    update_external_account,
+)
 from customers_api_client.api.special_treatment import (
     get_customer_special_treatment,
     set_customer_special_treatment,
@@ -27,6 +37,13 @@ from customers_api_client.models import (
     Category,
     CategoryDefinition,
     CategoryPage,
+    AccountKind,
+    AccountScheme,
+    AccountStatus,
+    ExternalAccount,
+    ExternalAccountIdentification,
+    ExternalAccountPatch,
+    NewExternalAccount,
     Customer,
     CustomerCategories,
     CustomerPage,
@@ -102,6 +119,68 @@ def main() -> None:
     check(error.request_id == bad.headers["x-request-id"], "request_id matches X-Request-Id")
 
     categories(client, org, external_id)
+    # --- External accounts ---------------------------------------------------------------
+    revealer = AuthenticatedClient(
+        base_url=os.environ.get("CAPI_URL", "http://127.0.0.1:8080"),
+        token=os.environ["CAPI_REVEAL_TOKEN"],
+        raise_on_unexpected_status=True,
+    )
+    account_ref = f"py-acct-{uuid.uuid4()}"
+    registered = create_external_account.sync_detailed(
+        org_id=org,
+        customer_id=customer.id,
+        client=client,
+        body=NewExternalAccount(
+            external_id=account_ref,
+            scheme=AccountScheme.IBAN,
+            identification="GB82 WEST 1234 5698 7654 32",
+            currency="GBP",
+            kind=AccountKind.CURRENT,
+        ),
+    )
+    check(registered.status_code == 201, "account registered (201)")
+    account = registered.parsed
+    check(isinstance(account, ExternalAccount), "the body parses as ExternalAccount")
+    assert isinstance(account, ExternalAccount)
+    check(account.identification_masked == "****5432", "the answer carries the masked number")
+    check(b"identification\"" not in registered.content, "the answer has no identification")
+
+    accounts = list_external_accounts.sync(org_id=org, customer_id=customer.id, client=client)
+    check(
+        accounts is not None and [a.id for a in accounts.items] == [account.id] and accounts.next_cursor is None,
+        "the customer's accounts listed",
+    )
+    found = lookup_external_accounts.sync(org_id=org, client=client, external_id=account_ref)
+    check(found is not None and [a.id for a in found.items] == [account.id], "found by external_id")
+
+    patched = update_external_account.sync(
+        org_id=org,
+        customer_id=customer.id,
+        account_id=account.id,
+        client=client,
+        body=ExternalAccountPatch(nickname="Joint", status=AccountStatus.DISABLED),
+    )
+    check(
+        isinstance(patched, ExternalAccount) and patched.nickname == "Joint" and patched.status == AccountStatus.DISABLED,
+        "account patched (200)",
+    )
+
+    refused = reveal_external_account_identification.sync_detailed(
+        org_id=org, customer_id=customer.id, account_id=account.id, client=client
+    )
+    check(refused.status_code == 403, "the default token cannot reveal (403)")
+    revealed = reveal_external_account_identification.sync(
+        org_id=org, customer_id=customer.id, account_id=account.id, client=revealer
+    )
+    check(
+        isinstance(revealed, ExternalAccountIdentification) and revealed.identification == "GB82WEST12345698765432",
+        "the privileged token reveals the number",
+    )
+
+    removed = delete_external_account.sync_detailed(
+        org_id=org, customer_id=customer.id, account_id=account.id, client=client
+    )
+    check(removed.status_code == 204, "account deleted (204)")
 
     deleted = delete_customer.sync_detailed(org_id=org, customer_id=customer.id, client=client)
     check(deleted.status_code == 204, "customer deleted (204)")

@@ -2,8 +2,9 @@
 // openapi.yaml: register a customer, set and read its special treatment, and get a typed
 // ErrorResponse for a bad body; then the categories: create and replace two, page through the
 // catalogue, file a customer under them, list a category's members, and delete a category
-// (409 while it has members, 204 once it has none). Any mismatch between spec and server fails
-// here.
+// (409 while it has members, 204 once it has none); then register, list, patch, reveal (with
+// the privileged token, CAPI_REVEAL_TOKEN) and delete an external account. Any mismatch
+// between spec and server fails here.
 import createClient from "openapi-fetch";
 import type { components, paths } from "./generated/schema.js";
 
@@ -190,6 +191,65 @@ const deletedMember = await client.DELETE("/v1/organizations/{org_id}/customers/
   params: { path: memberPath },
 });
 check(removedB.response.status === 204 && deletedMember.response.status === 204, "cleaned up (204, 204)");
+
+// --- External accounts -------------------------------------------------------------------
+const revealToken = process.env.CAPI_REVEAL_TOKEN;
+if (!revealToken) throw new Error("CAPI_REVEAL_TOKEN is not set");
+const revealer = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${revealToken}` } });
+
+const accountRef = `ts-acct-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+const registered = await client.POST("/v1/organizations/{org_id}/customers/{customer_id}/accounts", {
+  params: { path },
+  body: {
+    external_id: accountRef,
+    scheme: "iban",
+    identification: "GB82 WEST 1234 5698 7654 32",
+    currency: "GBP",
+    kind: "current",
+  },
+});
+check(registered.response.status === 201 && registered.data !== undefined, "account registered (201)");
+const account = registered.data;
+check(account.identification_masked === "****5432" && account.status === "active", "the answer is masked and active");
+check(!("identification" in account), "the answer has no identification");
+const accountPath = { ...path, account_id: account.id };
+
+const accounts = await client.GET("/v1/organizations/{org_id}/customers/{customer_id}/accounts", {
+  params: { path },
+});
+check(
+  accounts.data?.items.length === 1 && accounts.data.items[0]?.id === account.id && accounts.data.next_cursor === null,
+  "the customer's accounts listed (listExternalAccounts)",
+);
+const found = await client.GET("/v1/organizations/{org_id}/accounts", {
+  params: { path: { org_id: org }, query: { external_id: accountRef } },
+});
+check(found.data?.items[0]?.id === account.id, "found by external_id (lookupExternalAccounts)");
+
+const patched = await client.PATCH("/v1/organizations/{org_id}/customers/{customer_id}/accounts/{account_id}", {
+  params: { path: accountPath },
+  body: { nickname: "Joint", status: "disabled" },
+});
+check(patched.data?.nickname === "Joint" && patched.data.status === "disabled", "account patched (200)");
+
+const refused = await client.GET(
+  "/v1/organizations/{org_id}/customers/{customer_id}/accounts/{account_id}/identification",
+  { params: { path: accountPath } },
+);
+check(refused.response.status === 403 && refused.error?.code === "forbidden", "the default token cannot reveal (403)");
+const revealed = await revealer.GET(
+  "/v1/organizations/{org_id}/customers/{customer_id}/accounts/{account_id}/identification",
+  { params: { path: accountPath } },
+);
+check(
+  revealed.data?.scheme === "iban" && revealed.data.identification === "GB82WEST12345698765432",
+  "the privileged token reveals the number",
+);
+
+const removedAccount = await client.DELETE("/v1/organizations/{org_id}/customers/{customer_id}/accounts/{account_id}", {
+  params: { path: accountPath },
+});
+check(removedAccount.response.status === 204, "account deleted (204)");
 
 const deleted = await client.DELETE("/v1/organizations/{org_id}/customers/{customer_id}", { params: { path } });
 check(deleted.response.status === 204, "customer deleted (204)");

@@ -10,10 +10,14 @@
 //!
 //! Identification processes (`identification_processes`) have no foreign key to their customer:
 //! finished ones are kept after the customer is deleted (anti-money-laundering retention).
+//!
+//! `external_accounts` hangs on `customers` by a foreign key with `ON DELETE CASCADE`: deleting a
+//! customer deletes its accounts in the same statement.
 
 pub mod category;
 pub mod customer;
 pub mod customer_category;
+pub mod external_account;
 pub mod identification_process;
 
 pub use customer::SpecialTreatmentValues;

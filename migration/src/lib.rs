@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_create_customers;
 mod m20261202_000001_create_categories;
 mod m20261202_000002_create_identification_processes;
+mod m20261202_000003_create_external_accounts;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_create_customers::Migration),
             Box::new(m20261202_000001_create_categories::Migration),
             Box::new(m20261202_000002_create_identification_processes::Migration),
+            Box::new(m20261202_000003_create_external_accounts::Migration),
         ]
     }
 }

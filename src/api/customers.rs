@@ -55,8 +55,9 @@ pub enum ListCustomersResponse {
 
 #[derive(ApiResponse)]
 pub enum DeleteCustomerResponse {
-    /// Customer deleted, with its special treatment and its category memberships. Its
-    /// finished identification processes are kept (retention), unreachable through the API.
+    /// Customer deleted, with its special treatment, its category memberships and its external
+    /// accounts. Its finished identification processes are kept (retention), unreachable
+    /// through the API.
     #[oai(status = 204)]
     Deleted,
 }
@@ -281,12 +282,12 @@ impl CustomersApi {
 
     /// Delete a customer
     ///
-    /// Deletes the customer, its special treatment and its category memberships. Its finished
-    /// identification processes stay stored (anti-money-laundering retention), unreachable
-    /// through the API; `409 conflict` (`details[0].field` = `status`) while one of them is
-    /// unfinished (`created`, `pending`, `in_review`). Requires scope `customers:write` and
-    /// access to the organization. `404` when the customer does not exist in this
-    /// organization.
+    /// Deletes the customer, its special treatment, its category memberships and its external
+    /// accounts (numbers included). Its finished identification processes stay stored
+    /// (anti-money-laundering retention), unreachable through the API; `409 conflict`
+    /// (`details[0].field` = `status`) while one of them is unfinished (`created`, `pending`,
+    /// `in_review`). Requires scope `customers:write` and access to the organization. `404`
+    /// when the customer does not exist in this organization.
     #[oai(
         path = "/v1/organizations/:org_id/customers/:customer_id",
         method = "delete",

@@ -7,6 +7,7 @@
 //! resource module states in its `ERRORS` table ([`errors`]), collected in
 //! [`OPERATION_ERRORS`]. The document's tags follow [`TAG_ORDER`].
 
+pub mod accounts;
 pub mod categories;
 pub mod cursor;
 pub mod customers;
@@ -40,6 +41,12 @@ pub const TAG_ORDER: &[&str] = &[
 /// The tags in use (declared in [`TAG_ORDER`]'s order; the document's order is that list's).
 #[derive(Tags)]
 pub enum ApiTags {
+    /// A customer's accounts as the organization knows them (current, savings, card, loan
+    /// accounts, at the organization or elsewhere), registered by the organization's own
+    /// reference. Account numbers are write-only: answers show `identification_masked`, and
+    /// only the privileged reveal (`accounts:reveal`) answers the number.
+    #[oai(rename = "External Accounts")]
+    ExternalAccounts,
     /// External customers: the registry special treatment hangs on. A customer belongs to
     /// exactly one organization and is invisible from every other.
     Customers,
@@ -84,6 +91,7 @@ pub enum ApiTags {
 /// Every operation's documented errors, one table per resource module.
 pub const OPERATION_ERRORS: &[&[errors::OperationErrors]] = &[
     customers::ERRORS,
+    accounts::ERRORS,
     categories::ERRORS,
     special_treatment::ERRORS,
     identification::ERRORS,
@@ -92,6 +100,7 @@ pub const OPERATION_ERRORS: &[&[errors::OperationErrors]] = &[
 
 pub type Api = (
     customers::CustomersApi,
+    accounts::AccountsApi,
     categories::CategoriesApi,
     special_treatment::SpecialTreatmentApi,
     identification::IdentificationApi,
@@ -129,6 +138,7 @@ the first attempt landed. Every `/v1` answer carries `Cache-Control: no-store`.
 pub fn service(repo: Repository) -> OpenApiService<Api, ()> {
     let api = (
         customers::CustomersApi { repo: repo.clone() },
+        accounts::AccountsApi { repo: repo.clone() },
         categories::CategoriesApi { repo: repo.clone() },
         special_treatment::SpecialTreatmentApi { repo: repo.clone() },
         identification::IdentificationApi {

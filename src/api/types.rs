@@ -22,6 +22,10 @@ use uuid::Uuid;
 
 use crate::domain::{
     TextRule,
+    account::{
+        self, CURRENCY_PATTERN, HolderType, IDENTIFICATION_MAX_CHARS, IDENTIFICATION_MIN_CHARS,
+        IDENTIFICATION_PATTERN, Kind, NICKNAME, Scheme, Status,
+    },
     category::{self, DESCRIPTION, KEY_MAX_CHARS, KEY_PATTERN, MAX_KEYS, NAME},
     customer::{self, DISPLAY_NAME, EXTERNAL_ID},
     identification::{
@@ -40,6 +44,8 @@ pub const CLOSED_SCHEMAS: &[&str] = &[
     "CustomerCategories",
     "NewIdentificationProcess",
     "IdentificationRejection",
+    "NewExternalAccount",
+    "ExternalAccountPatch",
 ];
 
 /// `org_id`: an organization name.
@@ -859,4 +865,330 @@ impl Example for IdentificationProcessPage {
 pub struct HealthStatus {
     /// `ok` (live) or `ready` (the database answers).
     pub status: String,
+}
+
+// --- External accounts ------------------------------------------------------------------------
+
+/// Makes a domain word set (`crate::domain::account`) a named string `enum` schema, read and
+/// written as its word: the values are listed once, in the domain.
+macro_rules! word_schema {
+    ($ty:ty, $name:literal, $description:literal) => {
+        impl $ty {
+            fn schema(_: &mut Registry) -> MetaSchema {
+                MetaSchema {
+                    title: Some($name.to_owned()),
+                    description: Some($description),
+                    enum_items: <$ty>::ALL.iter().map(|v| json!(v.as_str())).collect(),
+                    ..MetaSchema::new("string")
+                }
+            }
+        }
+
+        named_schema!($ty, $name);
+
+        impl ToJSON for $ty {
+            fn to_json(&self) -> Option<Value> {
+                Some(Value::String(self.as_str().to_owned()))
+            }
+        }
+
+        impl ParseFromJSON for $ty {
+            fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+                match value {
+                    Some(Value::String(word)) => <$ty>::parse(&word).ok_or_else(|| {
+                        ParseError::custom(format!("not one of {}", <$ty>::one_of()))
+                    }),
+                    _ => Err(ParseError::expected_type(Value::Null)),
+                }
+            }
+        }
+    };
+}
+
+word_schema!(
+    Scheme,
+    "AccountScheme",
+    "How `identification` is written: `iban` (ISO 13616), `sort_code_account` (UK sort code and \
+     account number, 6 + 8 digits) or `other` (4-34 letters, digits or `-`)."
+);
+word_schema!(
+    Kind,
+    "AccountKind",
+    "What the account is. For `card`, `identification` must be a masked reference, never the \
+     full card number."
+);
+word_schema!(HolderType, "AccountHolderType", "Who holds the account.");
+word_schema!(
+    Status,
+    "AccountStatus",
+    "Where the account stands. New accounts are `active`; `closed` is final."
+);
+
+fn enum_ref<T: Type>(description: &'static str) -> MetaSchema {
+    MetaSchema {
+        description: Some(description),
+        all_of: vec![T::schema_ref()],
+        ..MetaSchema::ANY
+    }
+}
+
+/// The example account number of every example: the IBAN standard's own example (ISO 13616 /
+/// the UK's "WEST" test bank), valid but belonging to nobody.
+pub const EXAMPLE_IBAN: &str = "GB82 WEST 1234 5698 7654 32";
+pub const EXAMPLE_IBAN_NORMALIZED: &str = "GB82WEST12345698765432";
+
+/// The body of `createExternalAccount`.
+pub struct NewExternalAccount;
+
+impl NewExternalAccount {
+    fn schema(registry: &mut Registry) -> MetaSchema {
+        for register in [Scheme::register, Kind::register] {
+            register(registry);
+        }
+        let external_id = MetaSchema {
+            description: Some(
+                "The organization's own reference for the account: 1-128 characters, no control \
+                 characters, no white space at either end, unique within the organization.",
+            ),
+            ..text_schema(account::EXTERNAL_ID)
+        };
+        let identification = MetaSchema {
+            description: Some(
+                "The account number. Write-only: no answer contains it but the reveal \
+                 (`revealExternalAccountIdentification`, scope `accounts:reveal`); answers carry \
+                 `identification_masked`. For `iban` and `sort_code_account` spaces are removed \
+                 and letters upper-cased first; then `iban` must match \
+                 `^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$` and pass the ISO 13616 mod-97 check \
+                 (country lengths are not checked), and `sort_code_account` must be 14 digits \
+                 (6 sort code + 8 account). `other` is 4-34 characters of `[A-Za-z0-9-]`, stored \
+                 as sent. For `kind: card`, a full card number (13-19 digits passing the Luhn \
+                 check, spaces and hyphens ignored) is refused: send a masked reference instead. \
+                 A broken rule names this field and never echoes its value.",
+            ),
+            min_length: Some(IDENTIFICATION_MIN_CHARS),
+            max_length: Some(IDENTIFICATION_MAX_CHARS),
+            pattern: Some(IDENTIFICATION_PATTERN.to_owned()),
+            write_only: true,
+            ..MetaSchema::new("string")
+        };
+        let currency = MetaSchema {
+            description: Some(
+                "The account's currency, ISO 4217 (e.g. `EUR`, `GBP`). Never changes.",
+            ),
+            pattern: Some(CURRENCY_PATTERN.to_owned()),
+            min_length: Some(3),
+            max_length: Some(3),
+            ..MetaSchema::new("string")
+        };
+        // Inline rather than a `$ref` to `AccountHolderType`: OpenAPI 3.0 has no `nullable`
+        // beside `allOf`, and a nullable `enum` must list `null` to accept it.
+        let holder_type = MetaSchema {
+            description: Some("Who holds the account; absent or null: `individual`."),
+            nullable: true,
+            enum_items: HolderType::ALL
+                .iter()
+                .map(|v| json!(v.as_str()))
+                .chain([Value::Null])
+                .collect(),
+            ..MetaSchema::new("string")
+        };
+        let nickname = MetaSchema {
+            description: Some(
+                "A name for the account: 1-64 characters, no control characters, no white space \
+                 at either end; absent or null: none.",
+            ),
+            nullable: true,
+            ..text_schema(NICKNAME)
+        };
+        MetaSchema {
+            title: Some("NewExternalAccount".to_owned()),
+            description: Some("An account of the customer to register."),
+            required: vec![
+                "external_id",
+                "scheme",
+                "identification",
+                "currency",
+                "kind",
+            ],
+            properties: closed_properties(
+                account::NewAccount::FIELDS,
+                vec![
+                    ("external_id", external_id),
+                    (
+                        "scheme",
+                        enum_ref::<Scheme>("How `identification` is written. Never changes."),
+                    ),
+                    ("identification", identification),
+                    ("currency", currency),
+                    ("kind", enum_ref::<Kind>("What the account is.")),
+                    ("holder_type", holder_type),
+                    ("nickname", nickname),
+                ],
+            ),
+            example: Some(json!({
+                "external_id": "acct-000042",
+                "scheme": "iban",
+                "identification": EXAMPLE_IBAN,
+                "currency": "GBP",
+                "kind": "current",
+                "holder_type": "individual",
+                "nickname": "Salary account"
+            })),
+            ..MetaSchema::new("object")
+        }
+    }
+}
+
+named_schema!(NewExternalAccount, "NewExternalAccount");
+
+/// The body of `updateExternalAccount`: a JSON merge patch.
+pub struct ExternalAccountPatch;
+
+impl ExternalAccountPatch {
+    fn schema(registry: &mut Registry) -> MetaSchema {
+        Status::register(registry);
+        let nickname = MetaSchema {
+            description: Some(
+                "The new name (1-64 characters, no control characters, no white space at either \
+                 end); null clears it; absent leaves it.",
+            ),
+            nullable: true,
+            ..text_schema(NICKNAME)
+        };
+        MetaSchema {
+            title: Some("ExternalAccountPatch".to_owned()),
+            description: Some(
+                "A JSON merge patch (RFC 7396) of an account: each field absent is left as it is. \
+                 `scheme`, `identification` and `currency` never change (each is `400` naming \
+                 the field: delete the account and register it again); any other field is \
+                 refused.",
+            ),
+            properties: closed_properties(
+                account::AccountPatch::FIELDS,
+                vec![
+                    ("nickname", nickname),
+                    (
+                        "status",
+                        enum_ref::<Status>(
+                            "The new status. From `closed` only `closed` is accepted (`409`).",
+                        ),
+                    ),
+                ],
+            ),
+            example: Some(json!({"nickname": null, "status": "disabled"})),
+            ..MetaSchema::new("object")
+        }
+    }
+}
+
+named_schema!(ExternalAccountPatch, "ExternalAccountPatch");
+
+fn example_time() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-12-02T10:00:00Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
+/// A customer's account as the organization knows it. The number itself is never here:
+/// `identification_masked` shows its last 4 characters.
+#[derive(Object)]
+#[oai(example)]
+pub struct ExternalAccount {
+    /// Server-assigned identifier.
+    pub id: Uuid,
+    /// The customer the account belongs to.
+    pub customer_id: Uuid,
+    /// The organization's own reference for the account, unique within the organization.
+    pub external_id: String,
+    pub scheme: Scheme,
+    /// `****` followed by the last 4 characters of the number (as normalized).
+    #[oai(validator(pattern = r"^\*\*\*\*.{0,4}$"))]
+    pub identification_masked: String,
+    /// ISO 4217 currency code.
+    pub currency: String,
+    pub kind: Kind,
+    pub holder_type: HolderType,
+    /// The account's name, or null.
+    pub nickname: Nullable<String>,
+    pub status: Status,
+    /// When the account was registered.
+    pub created_at: DateTime<Utc>,
+    /// When the account last changed (a patch that changes nothing leaves it).
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<account::Account> for ExternalAccount {
+    fn from(a: account::Account) -> Self {
+        ExternalAccount {
+            id: a.id,
+            customer_id: a.customer_id,
+            external_id: a.external_id,
+            scheme: a.scheme,
+            identification_masked: a.identification_masked,
+            currency: a.currency,
+            kind: a.kind,
+            holder_type: a.holder_type,
+            nickname: Nullable(a.nickname),
+            status: a.status,
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+        }
+    }
+}
+
+impl Example for ExternalAccount {
+    fn example() -> Self {
+        ExternalAccount {
+            id: Uuid::from_u128(0x019ad1a0_3c2b_7d4e_8f10_2a3b4c5d6e7f),
+            customer_id: Uuid::from_u128(0x019ac2f0_7b1e_7c3a_9f00_5e1d2c3b4a59),
+            external_id: "acct-000042".to_owned(),
+            scheme: Scheme::Iban,
+            identification_masked: "****5432".to_owned(),
+            currency: "GBP".to_owned(),
+            kind: Kind::Current,
+            holder_type: HolderType::Individual,
+            nickname: Nullable(Some("Salary account".to_owned())),
+            status: Status::Active,
+            created_at: example_time(),
+            updated_at: example_time(),
+        }
+    }
+}
+
+/// One page of accounts, in registration order.
+#[derive(Object)]
+#[oai(example)]
+pub struct ExternalAccountPage {
+    /// The accounts of this page.
+    pub items: Vec<ExternalAccount>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Nullable<String>,
+}
+
+impl Example for ExternalAccountPage {
+    fn example() -> Self {
+        ExternalAccountPage {
+            items: vec![ExternalAccount::example()],
+            next_cursor: Nullable(None),
+        }
+    }
+}
+
+/// An account's full number: the answer of the privileged reveal only.
+#[derive(Object)]
+#[oai(example)]
+pub struct ExternalAccountIdentification {
+    pub scheme: Scheme,
+    /// The account number as stored (for `iban` and `sort_code_account`: without spaces,
+    /// upper-cased).
+    pub identification: String,
+}
+
+impl Example for ExternalAccountIdentification {
+    fn example() -> Self {
+        ExternalAccountIdentification {
+            scheme: Scheme::Iban,
+            identification: EXAMPLE_IBAN_NORMALIZED.to_owned(),
+        }
+    }
 }

@@ -9,6 +9,7 @@
 //! (`minLength`, `maxLength`, `pattern`, `properties`) are generated from the same values
 //! (`crate::api::types`), so the two cannot drift apart.
 
+pub mod account;
 pub mod category;
 pub mod customer;
 pub mod identification;

@@ -103,10 +103,11 @@ impl Repository {
     }
 
     /// Deletes the customer and, being on its row, its special treatment; its category
-    /// memberships go with it (`ON DELETE CASCADE`). One transaction that locks the row first
-    /// (`FOR UPDATE` on PostgreSQL, which waits for an identification create holding it; SQLite's
-    /// writers take turns anyway): `409` while one of its identification processes is unfinished
-    /// at `now`. Finished processes stay stored (retention), unreachable once it is gone.
+    /// memberships and external accounts go with it (`ON DELETE CASCADE`). One transaction that
+    /// locks the row first (`FOR UPDATE` on PostgreSQL, which waits for an identification create
+    /// holding it; SQLite's writers take turns anyway): `409` while one of its identification
+    /// processes is unfinished at `now`. Finished processes stay stored (retention),
+    /// unreachable once it is gone.
     pub async fn delete_customer(&self, org: &str, id: Uuid) -> Result<(), Error> {
         let now: DateTime<Utc> = Utc::now().trunc_subsecs(6);
         let outcome = self

@@ -17,6 +17,7 @@
 //! [`Repository::write`] or, where a unique or foreign-key constraint stands for a rule of the
 //! contract, [`Repository::write_checked`] with that rule.
 
+pub mod accounts;
 mod breaker;
 mod calls;
 pub mod categories;

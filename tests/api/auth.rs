@@ -26,8 +26,11 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode, header::WWW_AUTHENTI
 use serde_json::{Value, json};
 
 use crate::{
-    client::{ApiClient, customer_path, customers_path, expect_status, special_treatment_path},
-    helpers::{ALL_SCOPES, ORG, REVIEW_SCOPES, SECRET, TestApp, assert_error, spawn_app_with},
+    client::{
+        ApiClient, customer_path, customers_path, expect_status, new_account_body,
+        special_treatment_path,
+    },
+    helpers::{ALL_SCOPES, DEFAULT_SCOPES, ORG, SECRET, TestApp, assert_error, spawn_app_with},
     process::ServerProcess,
 };
 
@@ -52,6 +55,8 @@ struct Entry {
     success: StatusCode,
     /// Its path parameters besides `org_id`, in path order, and what each takes.
     params: &'static [(&'static str, Param)],
+    /// Its query parameters besides `limit` and `cursor`, as on the wire (`""`: none).
+    query: Query,
     /// Its body, if it takes one.
     body: Body,
     /// What it changes: after a refused call the matrix checks that nothing was.
@@ -65,6 +70,7 @@ const MATRIX: &[Entry] = &[
         scope: "customers:write",
         success: StatusCode::CREATED,
         params: &[],
+        query: Query::None,
         body: Body::NewCustomer,
         effect: Effect::Registers,
     },
@@ -73,6 +79,7 @@ const MATRIX: &[Entry] = &[
         scope: "customers:read",
         success: StatusCode::OK,
         params: &[],
+        query: Query::None,
         body: Body::None,
         effect: Effect::None,
     },
@@ -81,6 +88,7 @@ const MATRIX: &[Entry] = &[
         scope: "customers:read",
         success: StatusCode::OK,
         params: &[("customer_id", Param::Customer)],
+        query: Query::None,
         body: Body::None,
         effect: Effect::None,
     },
@@ -89,6 +97,7 @@ const MATRIX: &[Entry] = &[
         scope: "customers:write",
         success: StatusCode::NO_CONTENT,
         params: &[("customer_id", Param::Customer)],
+        query: Query::None,
         body: Body::None,
         effect: Effect::Deletes,
     },
@@ -97,6 +106,7 @@ const MATRIX: &[Entry] = &[
         scope: "special-treatment:read",
         success: StatusCode::OK,
         params: &[("customer_id", Param::Customer)],
+        query: Query::None,
         body: Body::None,
         effect: Effect::None,
     },
@@ -105,6 +115,7 @@ const MATRIX: &[Entry] = &[
         scope: "special-treatment:write",
         success: StatusCode::NO_CONTENT,
         params: &[("customer_id", Param::Customer)],
+        query: Query::None,
         body: Body::SpecialTreatment,
         effect: Effect::SetsSpecialTreatment,
     },
@@ -113,6 +124,7 @@ const MATRIX: &[Entry] = &[
         scope: "categories:write",
         success: StatusCode::CREATED,
         params: &[("key", Param::NewCategory)],
+        query: Query::None,
         body: Body::CategoryDefinition,
         effect: Effect::CreatesCategory,
     },
@@ -121,6 +133,7 @@ const MATRIX: &[Entry] = &[
         scope: "categories:read",
         success: StatusCode::OK,
         params: &[],
+        query: Query::None,
         body: Body::None,
         effect: Effect::None,
     },
@@ -129,6 +142,7 @@ const MATRIX: &[Entry] = &[
         scope: "categories:read",
         success: StatusCode::OK,
         params: &[("key", Param::Category)],
+        query: Query::None,
         body: Body::None,
         effect: Effect::None,
     },
@@ -137,6 +151,7 @@ const MATRIX: &[Entry] = &[
         scope: "categories:write",
         success: StatusCode::NO_CONTENT,
         params: &[("key", Param::Category)],
+        query: Query::None,
         body: Body::None,
         effect: Effect::DeletesCategory,
     },
@@ -145,6 +160,7 @@ const MATRIX: &[Entry] = &[
         scope: "categories:read",
         success: StatusCode::OK,
         params: &[("key", Param::Category)],
+        query: Query::None,
         body: Body::None,
         effect: Effect::None,
     },
@@ -153,6 +169,7 @@ const MATRIX: &[Entry] = &[
         scope: "categories:read",
         success: StatusCode::OK,
         params: &[("customer_id", Param::Customer)],
+        query: Query::None,
         body: Body::None,
         effect: Effect::None,
     },
@@ -161,6 +178,7 @@ const MATRIX: &[Entry] = &[
         scope: "categories:write",
         success: StatusCode::NO_CONTENT,
         params: &[("customer_id", Param::Customer)],
+        query: Query::None,
         body: Body::CustomerCategories,
         effect: Effect::SetsCategories,
     },
@@ -169,6 +187,7 @@ const MATRIX: &[Entry] = &[
         scope: "identification:write",
         success: StatusCode::CREATED,
         params: &[("customer_id", Param::Customer)],
+        query: Query::None,
         body: Body::NewIdentificationProcess,
         effect: Effect::StartsIdentification,
     },
@@ -177,6 +196,7 @@ const MATRIX: &[Entry] = &[
         scope: "identification:read",
         success: StatusCode::OK,
         params: &[("customer_id", Param::Customer)],
+        query: Query::None,
         body: Body::None,
         effect: Effect::None,
     },
@@ -188,6 +208,7 @@ const MATRIX: &[Entry] = &[
             ("customer_id", Param::Customer),
             ("process_id", Param::Process),
         ],
+        query: Query::None,
         body: Body::None,
         effect: Effect::None,
     },
@@ -199,6 +220,7 @@ const MATRIX: &[Entry] = &[
             ("customer_id", Param::Customer),
             ("process_id", Param::Process),
         ],
+        query: Query::None,
         body: Body::None,
         effect: Effect::MovesIdentification,
     },
@@ -210,6 +232,7 @@ const MATRIX: &[Entry] = &[
             ("customer_id", Param::Customer),
             ("process_id", Param::Process),
         ],
+        query: Query::None,
         body: Body::None,
         effect: Effect::MovesIdentification,
     },
@@ -221,6 +244,7 @@ const MATRIX: &[Entry] = &[
             ("customer_id", Param::Customer),
             ("process_id", Param::PendingProcess),
         ],
+        query: Query::None,
         body: Body::None,
         effect: Effect::MovesIdentification,
     },
@@ -232,6 +256,7 @@ const MATRIX: &[Entry] = &[
             ("customer_id", Param::Customer),
             ("process_id", Param::PendingProcess),
         ],
+        query: Query::None,
         body: Body::None,
         effect: Effect::MovesIdentification,
     },
@@ -243,8 +268,84 @@ const MATRIX: &[Entry] = &[
             ("customer_id", Param::Customer),
             ("process_id", Param::PendingProcess),
         ],
+        query: Query::None,
         body: Body::IdentificationRejection,
         effect: Effect::MovesIdentification,
+    },
+    Entry {
+        operation_id: "createExternalAccount",
+        scope: "accounts:write",
+        success: StatusCode::CREATED,
+        params: &[("customer_id", Param::Customer)],
+        query: Query::None,
+        body: Body::NewAccount,
+        effect: Effect::RegistersAccount,
+    },
+    Entry {
+        operation_id: "listExternalAccounts",
+        scope: "accounts:read",
+        success: StatusCode::OK,
+        params: &[("customer_id", Param::Customer)],
+        query: Query::None,
+        body: Body::None,
+        effect: Effect::None,
+    },
+    Entry {
+        operation_id: "lookupExternalAccounts",
+        scope: "accounts:read",
+        success: StatusCode::OK,
+        params: &[],
+        query: Query::NewExternalId,
+        body: Body::None,
+        effect: Effect::None,
+    },
+    Entry {
+        operation_id: "getExternalAccount",
+        scope: "accounts:read",
+        success: StatusCode::OK,
+        params: &[
+            ("customer_id", Param::Customer),
+            ("account_id", Param::Account),
+        ],
+        query: Query::None,
+        body: Body::None,
+        effect: Effect::None,
+    },
+    Entry {
+        operation_id: "updateExternalAccount",
+        scope: "accounts:write",
+        success: StatusCode::OK,
+        params: &[
+            ("customer_id", Param::Customer),
+            ("account_id", Param::Account),
+        ],
+        query: Query::None,
+        body: Body::AccountPatch,
+        effect: Effect::UpdatesAccount,
+    },
+    Entry {
+        operation_id: "deleteExternalAccount",
+        scope: "accounts:write",
+        success: StatusCode::NO_CONTENT,
+        params: &[
+            ("customer_id", Param::Customer),
+            ("account_id", Param::Account),
+        ],
+        query: Query::None,
+        body: Body::None,
+        effect: Effect::DeletesAccount,
+    },
+    Entry {
+        operation_id: "revealExternalAccountIdentification",
+        scope: "accounts:reveal",
+        success: StatusCode::OK,
+        params: &[
+            ("customer_id", Param::Customer),
+            ("account_id", Param::Account),
+        ],
+        query: Query::None,
+        body: Body::None,
+        effect: Effect::None,
     },
 ];
 
@@ -265,13 +366,33 @@ enum Param {
     Process,
     /// The same, submitted (`pending`).
     PendingProcess,
+    /// An account of the call's customer (the parameter before it).
+    Account,
+}
+
+/// The query string an operation needs.
+#[derive(Debug, Clone, Copy)]
+enum Query {
+    None,
+    /// `external_id=` the fixture's fresh external id.
+    NewExternalId,
+}
+
+impl Query {
+    /// Whether it sends the parameter `name` in `location`.
+    fn fills(self, location: Option<&str>, name: Option<&str>) -> bool {
+        match self {
+            Query::None => false,
+            Query::NewExternalId => location == Some("query") && name == Some("external_id"),
+        }
+    }
 }
 
 impl Param {
     /// A well-formed value that names nothing.
     fn missing(self) -> String {
         match self {
-            Param::Customer | Param::Process | Param::PendingProcess => {
+            Param::Customer | Param::Process | Param::PendingProcess | Param::Account => {
                 uuid::Uuid::now_v7().to_string()
             }
             Param::Category | Param::NewCategory => fresh_category_key(),
@@ -300,6 +421,10 @@ enum Body {
     NewIdentificationProcess,
     /// `IdentificationRejection` with a reason.
     IdentificationRejection,
+    /// `NewExternalAccount` with the fixture's fresh external id.
+    NewAccount,
+    /// `ExternalAccountPatch` disabling the account.
+    AccountPatch,
 }
 
 /// What a successful call changes, so what a refused one must not have.
@@ -322,6 +447,12 @@ enum Effect {
     StartsIdentification,
     /// Moves the fixture process on from the status it was made in.
     MovesIdentification,
+    /// Registers an account with the fixture's new external id.
+    RegistersAccount,
+    /// Disables the fixture account.
+    UpdatesAccount,
+    /// Deletes the fixture account.
+    DeletesAccount,
 }
 
 /// A bearer-secured operation of the served spec, with its matrix entry.
@@ -380,6 +511,10 @@ impl Fixture {
         self.value("customer_id")
     }
 
+    fn account_id(&self) -> &str {
+        self.value("account_id")
+    }
+
     /// `template` with each `{name}` replaced by its value.
     fn path(&self, template: &str) -> String {
         self.params
@@ -401,6 +536,22 @@ impl Fixture {
             })),
             Body::NewIdentificationProcess => Some(json!({ "method": "document" })),
             Body::IdentificationRejection => Some(json!({ "reason": "fixture_reason" })),
+            Body::NewAccount => Some(new_account_body(&self.new_external_id)),
+            Body::AccountPatch => Some(json!({ "status": "disabled" })),
+        }
+    }
+
+    /// `template` with its values, and the query string `query` asks for.
+    fn url(&self, template: &str, query: Query) -> String {
+        match query {
+            Query::None => self.path(template),
+            Query::NewExternalId => {
+                format!(
+                    "{}?external_id={}",
+                    self.path(template),
+                    self.new_external_id
+                )
+            }
         }
     }
 }
@@ -501,7 +652,8 @@ fn secured_operations(spec: &Value) -> Result<Vec<Operation>, Vec<String>> {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter(|p| p["in"] != "path" && p["required"] == true);
+                .filter(|p| p["in"] != "path" && p["required"] == true)
+                .filter(|p| !entry.query.fills(p["in"].as_str(), p["name"].as_str()));
             for parameter in required_query {
                 problems.push(format!(
                     "operation {id}: the matrix does not fill its required {} parameter {}",
@@ -557,8 +709,8 @@ impl Server {
         let app = spawn_app_with(|settings| settings.keys = keys).await;
         let admin = app
             .api
-            .with_token(&signer.token(&[ORG, OTHER_ORG], REVIEW_SCOPES));
-        let mut creator_claims = claims(&[ORG, OTHER_ORG], ALL_SCOPES);
+            .with_token(&signer.token(&[ORG, OTHER_ORG], ALL_SCOPES));
+        let mut creator_claims = claims(&[ORG, OTHER_ORG], DEFAULT_SCOPES);
         creator_claims["sub"] = json!(PROCESS_CREATOR);
         let creator = app.api.with_token(&signer.sign(&creator_claims));
         let spec = app.api.without_token().get_json("/openapi.json").await;
@@ -617,6 +769,7 @@ impl Server {
                     }
                     process
                 }
+                Param::Account => self.admin.new_account(org, fixture.customer_id()).await,
             };
             fixture.params.push((name, value));
         }
@@ -654,7 +807,7 @@ impl Server {
             .app
             .api
             .with_authorization(authorization)
-            .request(op.method.clone(), &fixture.path(&op.path));
+            .request(op.method.clone(), &fixture.url(&op.path, op.entry.query));
         match fixture.body(op.entry.body) {
             Some(body) => request.json(&body),
             None => request,
@@ -734,6 +887,28 @@ impl Server {
                     "{context}: the process did not move"
                 );
             }
+            Effect::RegistersAccount => {
+                let page = self.admin.lookup_page(org, &fixture.new_external_id).await;
+                assert_eq!(page["items"], json!([]), "{context}: no account registered");
+            }
+            Effect::UpdatesAccount => {
+                let account = self
+                    .admin
+                    .external_account(org, fixture.customer_id(), fixture.account_id())
+                    .await;
+                assert_eq!(
+                    account["status"], "active",
+                    "{context}: the account is unchanged"
+                );
+            }
+            Effect::DeletesAccount => {
+                let resp = self
+                    .admin
+                    .get_external_account(org, fixture.customer_id(), fixture.account_id())
+                    .await;
+                let context = format!("{context}: the account is still there");
+                expect_status(resp, StatusCode::OK, &context).await;
+            }
             Effect::None => {}
         }
     }
@@ -779,7 +954,7 @@ fn claims(orgs: &[&str], scope: &str) -> Value {
 
 /// `claims` with `edit` applied.
 fn claims_with(edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Value {
-    let mut claims = claims(&[ORG], REVIEW_SCOPES);
+    let mut claims = claims(&[ORG], ALL_SCOPES);
     edit(claims.as_object_mut().expect("claims are an object"));
     claims
 }
@@ -929,7 +1104,7 @@ impl Case {
 /// Every case is a 401 on every operation, with no effect; the server's own well-formed token
 /// (checked first) succeeds on each, so each 401 is down to what its case breaks.
 async fn assert_all_unauthorized(server: &Server, cases: &[Case]) {
-    let valid = server.signer.sign(&claims(&[ORG], REVIEW_SCOPES));
+    let valid = server.signer.sign(&claims(&[ORG], ALL_SCOPES));
     for op in &server.operations {
         server.assert_allowed(op, ORG, &valid, "control").await;
         for case in cases {
@@ -980,6 +1155,12 @@ fn the_matrix_refuses_an_uncovered_operation_a_wrong_scope_and_a_stale_row() {
     let customers = "/v1/organizations/{org_id}/customers";
     let customer = "/v1/organizations/{org_id}/customers/{customer_id}";
     let treatment = "/v1/organizations/{org_id}/customers/{customer_id}/special-treatment";
+    let mut lookup = secured(
+        "lookupExternalAccounts",
+        "Requires scope `accounts:read`.",
+        "200",
+    );
+    lookup["parameters"] = json!([{"name": "external_id", "in": "query", "required": true}]);
     let mut v1 = json!({
         customers: {
             "parameters": [{"name": "org_id", "in": "path", "required": true}],
@@ -1032,9 +1213,24 @@ fn the_matrix_refuses_an_uncovered_operation_a_wrong_scope_and_a_stale_row() {
         "/v1/organizations/{org_id}/customers/{customer_id}/identification-processes/{process_id}/reject": {
             "post": secured("rejectIdentificationProcess", "Requires scope `identification:review`.", "200"),
         },
+        "/v1/organizations/{org_id}/customers/{customer_id}/accounts": {
+            "post": secured("createExternalAccount", "Requires scope `accounts:write`.", "201"),
+            "get": secured("listExternalAccounts", "Requires scope `accounts:read`.", "200"),
+        },
+        "/v1/organizations/{org_id}/accounts": {
+            "get": lookup,
+        },
+        "/v1/organizations/{org_id}/customers/{customer_id}/accounts/{account_id}": {
+            "get": secured("getExternalAccount", "Requires scope `accounts:read`.", "200"),
+            "patch": secured("updateExternalAccount", "Requires scope `accounts:write`.", "200"),
+            "delete": secured("deleteExternalAccount", "Requires scope `accounts:write`.", "204"),
+        },
+        "/v1/organizations/{org_id}/customers/{customer_id}/accounts/{account_id}/identification": {
+            "get": secured("revealExternalAccountIdentification", "Requires scope `accounts:reveal`.", "200"),
+        },
     });
     let operations = secured_operations(&spec(v1.clone())).expect("v1.1 is covered");
-    assert_eq!(operations.len(), 21);
+    assert_eq!(operations.len(), 28);
 
     v1[customer]["patch"] = secured("updateCustomer", "Requires scope `customers:write`.", "200");
     v1[customer]["get"]["description"] = json!("Requires scope `customers:write`.");
@@ -1092,13 +1288,13 @@ async fn every_operation_refuses_missing_and_invalid_credentials_with_401() {
         Case::token("three garbage segments", "abc.def.ghi".to_owned()),
         Case::token(
             "signed with another secret",
-            other_secret.sign(&claims(&[ORG], REVIEW_SCOPES)),
+            other_secret.sign(&claims(&[ORG], ALL_SCOPES)),
         ),
         Case::token(
             "payload changed after signing",
             with_payload(
                 &signer.sign(&claims(&[ORG], "customers:read")),
-                &claims(&[ORG], REVIEW_SCOPES),
+                &claims(&[ORG], ALL_SCOPES),
             ),
         ),
         Case::token(
@@ -1113,14 +1309,14 @@ async fn every_operation_refuses_missing_and_invalid_credentials_with_401() {
                 c.insert("nbf".into(), json!(now() + 90));
             }),
         ),
-        Case::token("alg none", unsigned(&claims(&[ORG], REVIEW_SCOPES))),
+        Case::token("alg none", unsigned(&claims(&[ORG], ALL_SCOPES))),
         Case::token(
             "HS512 with the right secret",
             Signer {
                 alg: Algorithm::HS512,
                 key: EncodingKey::from_secret(SECRET.as_bytes()),
             }
-            .sign(&claims(&[ORG], REVIEW_SCOPES)),
+            .sign(&claims(&[ORG], ALL_SCOPES)),
         ),
         Case::token(
             "sub missing",
@@ -1178,11 +1374,11 @@ async fn with_only_a_public_key_an_hs256_token_is_401_on_every_operation() {
         let cases = [
             Case::token(
                 "HS256 signed with the public key PEM",
-                Signer::hs256(key.public_pem.as_bytes()).sign(&claims(&[ORG], REVIEW_SCOPES)),
+                Signer::hs256(key.public_pem.as_bytes()).sign(&claims(&[ORG], ALL_SCOPES)),
             ),
             Case::token(
                 "HS256 signed with the test secret",
-                Signer::hs256(SECRET.as_bytes()).sign(&claims(&[ORG], REVIEW_SCOPES)),
+                Signer::hs256(SECRET.as_bytes()).sign(&claims(&[ORG], ALL_SCOPES)),
             ),
         ];
         assert_all_unauthorized(&server, &cases).await;
@@ -1212,9 +1408,9 @@ async fn the_clock_leeway_tolerates_a_few_seconds_of_skew() {
 #[tokio::test]
 async fn a_token_without_the_organization_is_403_on_every_operation() {
     let server = Server::hs256().await;
-    let other_org_only = server.token(&[OTHER_ORG], REVIEW_SCOPES);
-    let no_org = server.token(&[], REVIEW_SCOPES);
-    let prefix_only = server.token(&["acm"], REVIEW_SCOPES);
+    let other_org_only = server.token(&[OTHER_ORG], ALL_SCOPES);
+    let no_org = server.token(&[], ALL_SCOPES);
+    let prefix_only = server.token(&["acm"], ALL_SCOPES);
     for op in &server.operations {
         for token in [&other_org_only, &no_org, &prefix_only] {
             server
@@ -1229,11 +1425,11 @@ async fn each_operation_needs_its_own_scope() {
     let server = Server::hs256().await;
     for op in &server.operations {
         let scope = op.entry.scope;
-        let all_but: Vec<&str> = REVIEW_SCOPES.split(' ').filter(|s| *s != scope).collect();
+        let all_but: Vec<&str> = ALL_SCOPES.split(' ').filter(|s| *s != scope).collect();
         assert_eq!(
             all_but.len(),
-            REVIEW_SCOPES.split(' ').count() - 1,
-            "{} needs one of the scopes {REVIEW_SCOPES}",
+            ALL_SCOPES.split(' ').count() - 1,
+            "{} needs one of the scopes {ALL_SCOPES}",
             op.id
         );
         let without = server.token(&[ORG], &all_but.join(" "));
@@ -1250,7 +1446,7 @@ async fn each_operation_needs_its_own_scope() {
 #[tokio::test]
 async fn a_wildcard_organization_grants_every_organization_but_not_every_scope() {
     let server = Server::hs256().await;
-    let wildcard = server.token(&["*"], REVIEW_SCOPES);
+    let wildcard = server.token(&["*"], ALL_SCOPES);
     for op in &server.operations {
         for org in [ORG, OTHER_ORG] {
             server
@@ -1390,8 +1586,8 @@ async fn a_missing_or_invalid_token_is_401_before_a_malformed_request_is_400() {
 #[tokio::test]
 async fn forbidden_is_decided_before_the_customer_is_looked_up() {
     let server = Server::hs256().await;
-    let admin = server.token(&[ORG, OTHER_ORG], REVIEW_SCOPES);
-    let other_org = server.token(&[OTHER_ORG], REVIEW_SCOPES);
+    let admin = server.token(&[ORG, OTHER_ORG], ALL_SCOPES);
+    let other_org = server.token(&[OTHER_ORG], ALL_SCOPES);
     let named = server.operations.iter().filter(|op| op.names_a_resource());
     for op in named {
         let existing = server.fixture(op, ORG).await;
@@ -1404,7 +1600,7 @@ async fn forbidden_is_decided_before_the_customer_is_looked_up() {
             .unwrap();
         assert_error(resp, StatusCode::NOT_FOUND, "not_found").await;
 
-        let all_but_needed = REVIEW_SCOPES.replace(op.entry.scope, "");
+        let all_but_needed = ALL_SCOPES.replace(op.entry.scope, "");
         let lacking_scope = server.token(&[ORG], &all_but_needed);
         for (name, token) in [("other org", &other_org), ("scope missing", &lacking_scope)] {
             let mut messages = Vec::new();
@@ -1439,7 +1635,7 @@ async fn a_malformed_request_is_400_even_when_it_would_also_be_403() {
     let server = Server::hs256().await;
     let customer_id = server.admin.new_customer(ORG).await;
     let read_only = server.token(&[ORG], "customers:read special-treatment:read");
-    let other_org = server.token(&[OTHER_ORG], REVIEW_SCOPES);
+    let other_org = server.token(&[OTHER_ORG], ALL_SCOPES);
     for (name, req) in malformed_requests(&server.app.api, &customer_id) {
         for token in [&read_only, &other_org] {
             let resp = req.try_clone().unwrap().bearer_auth(token).send().await;
@@ -1470,19 +1666,19 @@ async fn rs256_tokens_verify_against_the_configured_rsa_public_key() {
     let ec = &*EC_KEY;
     for public_pem in [&rsa.public_pem, pkcs1_public_pem] {
         let server = Server::start(public_key_only(public_pem), rsa.signer.clone()).await;
-        let token = server.token(&[ORG], REVIEW_SCOPES);
+        let token = server.token(&[ORG], ALL_SCOPES);
         for op in &server.operations {
             server.assert_allowed(op, ORG, &token, "RS256").await;
         }
         let tampered = with_payload(
             &server.token(&[ORG], "customers:read"),
-            &claims(&[ORG], REVIEW_SCOPES),
+            &claims(&[ORG], ALL_SCOPES),
         );
         for (name, token) in [
             ("RS256, payload changed after signing", tampered),
             (
                 "ES256 against an RSA key",
-                ec.signer.token(&[ORG], REVIEW_SCOPES),
+                ec.signer.token(&[ORG], ALL_SCOPES),
             ),
         ] {
             let (resp, _) = server
@@ -1502,7 +1698,7 @@ async fn es256_tokens_verify_against_the_configured_ec_public_key() {
     let ec = &*EC_KEY;
     let (rsa, _) = &*RSA_KEY;
     let server = Server::start(public_key_only(&ec.public_pem), ec.signer.clone()).await;
-    let token = server.token(&[ORG], REVIEW_SCOPES);
+    let token = server.token(&[ORG], ALL_SCOPES);
     for op in &server.operations {
         server.assert_allowed(op, ORG, &token, "ES256").await;
     }
@@ -1510,11 +1706,11 @@ async fn es256_tokens_verify_against_the_configured_ec_public_key() {
     for (name, token) in [
         (
             "ES256 signed with another key",
-            another_ec_key.signer.token(&[ORG], REVIEW_SCOPES),
+            another_ec_key.signer.token(&[ORG], ALL_SCOPES),
         ),
         (
             "RS256 against an EC key",
-            rsa.signer.token(&[ORG], REVIEW_SCOPES),
+            rsa.signer.token(&[ORG], ALL_SCOPES),
         ),
     ] {
         let (resp, _) = server
@@ -1540,8 +1736,8 @@ async fn with_a_secret_and_a_public_key_both_algorithms_are_accepted() {
         rsa.signer.clone(),
     )
     .await;
-    let hs256 = Signer::hs256(SECRET.as_bytes()).token(&[ORG], REVIEW_SCOPES);
-    let rs256 = rsa.signer.token(&[ORG], REVIEW_SCOPES);
+    let hs256 = Signer::hs256(SECRET.as_bytes()).token(&[ORG], ALL_SCOPES);
+    let rs256 = rsa.signer.token(&[ORG], ALL_SCOPES);
     for token in [&hs256, &rs256] {
         server
             .assert_allowed(
@@ -1552,7 +1748,7 @@ async fn with_a_secret_and_a_public_key_both_algorithms_are_accepted() {
             )
             .await;
     }
-    let es256 = EC_KEY.signer.token(&[ORG], REVIEW_SCOPES);
+    let es256 = EC_KEY.signer.token(&[ORG], ALL_SCOPES);
     let (resp, _) = server
         .call(
             server.operation("listCustomers"),
@@ -1648,7 +1844,7 @@ async fn the_token_command_mints_a_token_with_the_scopes_asked_for() {
 }
 
 #[tokio::test]
-async fn the_token_command_grants_all_four_scopes_by_default() {
+async fn the_token_command_grants_every_scope_but_the_privileged_ones_by_default() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::hs256().await;
     let env = [("JWT_SECRET", OsStr::new(SECRET))];
@@ -1660,9 +1856,9 @@ async fn the_token_command_grants_all_four_scopes_by_default() {
     let claims = verified_claims(&token, SECRET.as_bytes());
     let mut scopes: Vec<&str> = claims["scope"].as_str().unwrap().split(' ').collect();
     scopes.sort_unstable();
-    let mut all: Vec<&str> = ALL_SCOPES.split(' ').collect();
-    all.sort_unstable();
-    assert_eq!(scopes, all);
+    let mut default: Vec<&str> = DEFAULT_SCOPES.split_whitespace().collect();
+    default.sort_unstable();
+    assert_eq!(scopes, default);
     assert_eq!(claims["sub"], "ci-bot");
     let ttl = claims["exp"].as_u64().unwrap() as i64 - now() as i64;
     assert!((110..=120).contains(&ttl), "--ttl 120, {ttl} s left");
@@ -1681,10 +1877,17 @@ async fn the_token_command_grants_all_four_scopes_by_default() {
             }
         }
     }
+    // Asked for by name, a privileged scope is granted.
+    let args = ["--org", ORG, "--scope", "accounts:read accounts:reveal"];
+    let revealer = mint(dir.path(), &args, &env).await;
+    let reveal = server.operation("revealExternalAccountIdentification");
+    server
+        .assert_allowed(reveal, ORG, &revealer, "--scope accounts:reveal")
+        .await;
 }
 
 /// Scopes the `token` command grants only when asked for by name.
-const PRIVILEGED: &[&str] = &["identification:review"];
+const PRIVILEGED: &[&str] = &["identification:review", "accounts:reveal"];
 
 /// The mode bits of `path` and its trimmed content.
 fn secret_file(path: &Path) -> (u32, String) {
@@ -1773,7 +1976,7 @@ async fn a_server_process_without_a_key_accepts_tokens_from_its_generated_secret
     assert_eq!(page["items"][0]["external_id"], "from-the-process-test");
 
     // The test secret is not what this server trusts.
-    let other = crate::helpers::token(&[ORG], REVIEW_SCOPES);
+    let other = crate::helpers::token(&[ORG], ALL_SCOPES);
     assert_unauthorized(
         list(&server, &other).await,
         true,
@@ -1804,7 +2007,7 @@ async fn a_server_process_checks_the_configured_public_key_issuer_and_audience()
         "no secret generated beside a public key"
     );
 
-    let valid = rsa.signer.token(&[ORG], REVIEW_SCOPES);
+    let valid = rsa.signer.token(&[ORG], ALL_SCOPES);
     expect_status(
         list(&server, &valid).await,
         StatusCode::OK,
@@ -1817,7 +2020,7 @@ async fn a_server_process_checks_the_configured_public_key_issuer_and_audience()
     let wrong_aud = rsa.signer.sign(&claims_with(|c| {
         c.insert("aud".into(), json!("another-api"));
     }));
-    let hs256 = crate::helpers::token(&[ORG], REVIEW_SCOPES);
+    let hs256 = crate::helpers::token(&[ORG], ALL_SCOPES);
     for (name, token) in [
         ("wrong iss", wrong_iss),
         ("wrong aud", wrong_aud),

@@ -100,6 +100,43 @@ fn with_query(path: String, query: &str) -> String {
     }
 }
 
+/// `/v1/organizations/{org}/customers/{customer}/accounts`: `createExternalAccount`,
+/// `listExternalAccounts`.
+pub fn accounts_path(org: &str, customer: &str) -> String {
+    format!("/v1/organizations/{org}/customers/{customer}/accounts")
+}
+
+/// `/v1/organizations/{org}/customers/{customer}/accounts/{id}`: `getExternalAccount`,
+/// `updateExternalAccount`, `deleteExternalAccount`.
+pub fn account_path(org: &str, customer: &str, id: &str) -> String {
+    format!("/v1/organizations/{org}/customers/{customer}/accounts/{id}")
+}
+
+/// `/v1/organizations/{org}/customers/{customer}/accounts/{id}/identification`:
+/// `revealExternalAccountIdentification`.
+pub fn account_identification_path(org: &str, customer: &str, id: &str) -> String {
+    format!("{}/identification", account_path(org, customer, id))
+}
+
+/// `/v1/organizations/{org}/accounts`: `lookupExternalAccounts`.
+pub fn org_accounts_path(org: &str) -> String {
+    format!("/v1/organizations/{org}/accounts")
+}
+
+/// The IBAN standard's example: valid, and nobody's.
+pub const EXAMPLE_IBAN: &str = "GB82 WEST 1234 5698 7654 32";
+
+/// A valid `NewExternalAccount` body with `external_id` and the example IBAN.
+pub fn new_account_body(external_id: &str) -> Value {
+    json!({
+        "external_id": external_id,
+        "scheme": "iban",
+        "identification": EXAMPLE_IBAN,
+        "currency": "GBP",
+        "kind": "current",
+    })
+}
+
 /// A client of one server: its base URL, an HTTP client, and the `Authorization` header it
 /// sends.
 #[derive(Clone)]
@@ -493,6 +530,122 @@ impl ApiClient {
             query,
         ))
         .await
+    }
+
+    // --- External Accounts -----------------------------------------------------------------
+
+    /// `createExternalAccount`: `POST .../customers/{customer}/accounts` with `body`.
+    pub fn create_external_account(&self, org: &str, customer: &str, body: &Value) -> Call {
+        Call(
+            self.request(Method::POST, &accounts_path(org, customer))
+                .json(body),
+        )
+    }
+
+    /// `listExternalAccounts`: `GET .../customers/{customer}/accounts?{query}`.
+    pub fn list_external_accounts(&self, org: &str, customer: &str, query: &str) -> Call {
+        let path = match query {
+            "" => accounts_path(org, customer),
+            query => format!("{}?{query}", accounts_path(org, customer)),
+        };
+        self.call(Method::GET, &path)
+    }
+
+    /// `getExternalAccount`: `GET .../customers/{customer}/accounts/{id}`.
+    pub fn get_external_account(&self, org: &str, customer: &str, id: &str) -> Call {
+        self.call(Method::GET, &account_path(org, customer, id))
+    }
+
+    /// `updateExternalAccount`: `PATCH .../customers/{customer}/accounts/{id}` with `body`, as
+    /// `application/merge-patch+json`.
+    pub fn update_external_account(
+        &self,
+        org: &str,
+        customer: &str,
+        id: &str,
+        body: &Value,
+    ) -> Call {
+        Call(
+            self.request(Method::PATCH, &account_path(org, customer, id))
+                .header("content-type", "application/merge-patch+json")
+                .body(body.to_string()),
+        )
+    }
+
+    /// `deleteExternalAccount`: `DELETE .../customers/{customer}/accounts/{id}`.
+    pub fn delete_external_account(&self, org: &str, customer: &str, id: &str) -> Call {
+        self.call(Method::DELETE, &account_path(org, customer, id))
+    }
+
+    /// `lookupExternalAccounts`: `GET /v1/organizations/{org}/accounts?{query}`.
+    pub fn lookup_external_accounts(&self, org: &str, query: &str) -> Call {
+        let path = match query {
+            "" => org_accounts_path(org),
+            query => format!("{}?{query}", org_accounts_path(org)),
+        };
+        self.call(Method::GET, &path)
+    }
+
+    /// `revealExternalAccountIdentification`: `GET .../accounts/{id}/identification`.
+    pub fn reveal_external_account_identification(
+        &self,
+        org: &str,
+        customer: &str,
+        id: &str,
+    ) -> Call {
+        self.call(Method::GET, &account_identification_path(org, customer, id))
+    }
+
+    /// `createExternalAccount` with `body`, asserting the 201; the account.
+    pub async fn create_external_account_ok(
+        &self,
+        org: &str,
+        customer: &str,
+        body: &Value,
+    ) -> Value {
+        let resp = self.create_external_account(org, customer, body).await;
+        let context = format!("createExternalAccount for {customer} in {org}");
+        expect_status(resp, StatusCode::CREATED, &context)
+            .await
+            .json()
+            .await
+            .expect("an ExternalAccount")
+    }
+
+    /// Registers an account with a fresh external id and the example IBAN; its id.
+    pub async fn new_account(&self, org: &str, customer: &str) -> String {
+        let external_id = format!("acct-{}", uuid::Uuid::new_v4());
+        let body = new_account_body(&external_id);
+        id_of(&self.create_external_account_ok(org, customer, &body).await)
+    }
+
+    /// `getExternalAccount`, asserting the 200; the account.
+    pub async fn external_account(&self, org: &str, customer: &str, id: &str) -> Value {
+        self.get_json(&account_path(org, customer, id)).await
+    }
+
+    /// `listExternalAccounts` with `query`, asserting the 200; the page.
+    pub async fn external_accounts_page(&self, org: &str, customer: &str, query: &str) -> Value {
+        let resp = self.list_external_accounts(org, customer, query).await;
+        let context = format!("listExternalAccounts ?{query} of {customer} in {org}");
+        expect_status(resp, StatusCode::OK, &context)
+            .await
+            .json()
+            .await
+            .expect("a page of accounts")
+    }
+
+    /// `lookupExternalAccounts` for `external_id`, asserting the 200; the page.
+    pub async fn lookup_page(&self, org: &str, external_id: &str) -> Value {
+        let resp = self
+            .lookup_external_accounts(org, &format!("external_id={external_id}"))
+            .await;
+        let context = format!("lookupExternalAccounts {external_id} in {org}");
+        expect_status(resp, StatusCode::OK, &context)
+            .await
+            .json()
+            .await
+            .expect("a page of accounts")
     }
 
     // --- Probes ----------------------------------------------------------------------------

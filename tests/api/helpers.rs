@@ -23,15 +23,15 @@ use crate::client::{ApiClient, special_treatment_path};
 pub const SECRET: &str = "integration-tests-secret-0123456789abcdef";
 /// The organization tests act in unless they say otherwise.
 pub const ORG: &str = "acme";
-/// Every scope but the privileged ones (`identification:review`): what the `token` command
-/// grants by default. Privileged scopes need tokens that name them ([`REVIEW_SCOPES`]).
+/// What the `token` command grants by default: every scope but the privileged ones.
+pub const DEFAULT_SCOPES: &str = "customers:read customers:write special-treatment:read \
+     special-treatment:write categories:read categories:write identification:read \
+     identification:write accounts:read accounts:write";
+/// Every scope, the privileged ones (`identification:review`, `accounts:reveal`) included: what
+/// the suite's tokens carry unless a test says otherwise.
 pub const ALL_SCOPES: &str = "customers:read customers:write special-treatment:read \
      special-treatment:write categories:read categories:write identification:read \
-     identification:write";
-/// [`ALL_SCOPES`] and the privileged `identification:review`.
-pub const REVIEW_SCOPES: &str = "customers:read customers:write special-treatment:read \
-     special-treatment:write categories:read categories:write identification:read \
-     identification:write identification:review";
+     identification:write accounts:read accounts:write identification:review accounts:reveal";
 
 /// A running server and its database.
 pub struct TestApp {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::{
     client::{ApiClient, expect_status, id_of, identification_process_path},
-    helpers::{ORG, REVIEW_SCOPES, TestApp, assert_error, direct_connection, spawn_app, token_for},
+    helpers::{ALL_SCOPES, ORG, TestApp, assert_error, direct_connection, spawn_app, token_for},
 };
 
 const OTHER_ORG: &str = "globex";
@@ -20,13 +20,12 @@ const OTHER_ORG: &str = "globex";
 /// processes "tester" creates.
 fn reviewer(app: &TestApp) -> ApiClient {
     app.api
-        .with_token(&token_for("reviewer", &[ORG, OTHER_ORG], REVIEW_SCOPES))
+        .with_token(&token_for("reviewer", &[ORG, OTHER_ORG], ALL_SCOPES))
 }
 
 /// The creator ("tester", `app.api`'s `sub`) with the review scope too.
 fn creator_reviewer(app: &TestApp) -> ApiClient {
-    app.api
-        .with_token(&token_for("tester", &[ORG], REVIEW_SCOPES))
+    app.api.with_token(&token_for("tester", &[ORG], ALL_SCOPES))
 }
 
 async fn json_of(resp: Response, expected: StatusCode, context: &str) -> Value {
@@ -433,9 +432,9 @@ async fn of_racing_decisions_exactly_one_wins() {
         let (customer, process) = in_state(&app, state, 3600).await;
         let calls = (0..20).map(|i| {
             // Each call its own principal: four eyes holds for all, none is the creator.
-            let api =
-                app.api
-                    .with_token(&token_for(&format!("reviewer-{i}"), &[ORG], REVIEW_SCOPES));
+            let api = app
+                .api
+                .with_token(&token_for(&format!("reviewer-{i}"), &[ORG], ALL_SCOPES));
             let (customer, process) = (customer.clone(), process.clone());
             let action = if i % 2 == 0 {
                 Action::Approve

@@ -8,6 +8,7 @@
 //! operation of the served spec. A new operation: its helpers in `client.rs`, its row in
 //! `auth.rs`'s `MATRIX`.
 
+mod accounts;
 mod auth;
 mod categories;
 mod client;

@@ -283,6 +283,26 @@ const EXPECTED_ERRORS: &[(&str, &[u16])] = &[
         "rejectIdentificationProcess",
         &[400, 401, 403, 404, 409, 413, 500, 503, 504],
     ),
+    (
+        "createExternalAccount",
+        &[400, 401, 403, 404, 409, 413, 500, 503, 504],
+    ),
+    ("listExternalAccounts", &[400, 401, 403, 404, 500, 503, 504]),
+    ("lookupExternalAccounts", &[400, 401, 403, 500, 503, 504]),
+    ("getExternalAccount", &[400, 401, 403, 404, 500, 503, 504]),
+    // 409: `closed` is final.
+    (
+        "updateExternalAccount",
+        &[400, 401, 403, 404, 409, 413, 500, 503, 504],
+    ),
+    (
+        "deleteExternalAccount",
+        &[400, 401, 403, 404, 500, 503, 504],
+    ),
+    (
+        "revealExternalAccountIdentification",
+        &[400, 401, 403, 404, 500, 503, 504],
+    ),
     ("getHealth", &[]),
     ("getReadiness", &[500, 503, 504]),
 ];
@@ -352,6 +372,8 @@ fn each_operation_documents_exactly_the_errors_it_can_answer() {
             "startIdentificationReview",
             "approveIdentificationProcess",
             "rejectIdentificationProcess",
+            "createExternalAccount",
+            "updateExternalAccount",
         ];
         for status in &documented {
             let possible = floor.contains(status)
@@ -518,6 +540,7 @@ fn tags_follow_the_original_documents_navigation_then_the_probes() {
     assert_eq!(
         tags,
         [
+            "External Accounts",
             "Customers",
             "Categories",
             "Special Treatment",
