@@ -382,9 +382,11 @@ class Server:
         finally:
             conn.close()
 
-    def token(self):
+    def token(self, scope=None):
+        """A bench token: the binary's default scopes, or `scope` (space-separated)."""
+        extra = ["--scope", scope] if scope else []
         out = subprocess.run(
-            [self.binary, "token", "--org", ORG, "--sub", "bench", "--ttl", "86400"],
+            [self.binary, "token", "--org", ORG, "--sub", "bench", "--ttl", "86400", *extra],
             env=self.env, check=True, capture_output=True, text=True,
         )
         return out.stdout.strip()

@@ -2,7 +2,7 @@
 """Instructions per request, counted by valgrind's callgrind: a measure of the server's own CPU
 cost that does not move with whatever else the shared machine is doing.
 
-    bench/instructions.py [--db sqlite|postgres] [--scenario get|put] [--servers ours,reference]
+    bench/instructions.py [--db sqlite|postgres] [--scenario get|put|categories] [--servers ours,reference]
                           [--binary target/release/customers-api] [--top 40]
 
 For each server: a fresh database with --customers customers (bulk-inserted with SQL, as
@@ -78,13 +78,16 @@ def measure(args, name, command, db, secret, ids_file, workdir, extra_env):
                           command=valgrind + command, log_name=f"{name}.log")
     server.start()
     try:
-        token = server.token() if name == "ours" else args.token
+        token = server.token(args.scope) if name == "ours" else args.token
         callgrind_control("-i", "on", str(server.pid))
         wrk_args = argparse.Namespace(threads=1, connections=args.connections)
         put_percent = 100 if args.scenario == "put" else 0
-        bench.run_wrk(wrk_args, server, token, ids_file, args.warmup, put_percent)
+        resource = "categories" if args.scenario == "categories" else "special-treatment"
+        bench.run_wrk(wrk_args, server, token, ids_file, args.warmup, put_percent,
+                      resource=resource)
         callgrind_control("-z", str(server.pid))
-        result = bench.run_wrk(wrk_args, server, token, ids_file, args.duration, put_percent)
+        result = bench.run_wrk(wrk_args, server, token, ids_file, args.duration, put_percent,
+                               resource=resource)
         callgrind_control("-d", str(server.pid))
         requests = result["requests"]
         failed = sum(v for k, v in result.items() if k.startswith("errors_"))
@@ -104,7 +107,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--db", default="sqlite", choices=["sqlite", "postgres"])
-    p.add_argument("--scenario", default="get", choices=["get", "put"])
+    p.add_argument("--scenario", default="get", choices=["get", "put", "categories"],
+                   help="categories: GET a customer's categories, each customer in 1-3 of them "
+                        "(bulk-inserted with the customers, as bench.py does)")
     p.add_argument("--servers", default="ours,reference")
     p.add_argument("--customers", type=int, default=10000)
     p.add_argument("--connections", type=int, default=8)
@@ -117,6 +122,10 @@ def main():
     p.add_argument("--postgres-url", default=os.environ.get(
         "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
     p.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--scope", default=None,
+                   help="the token's scopes (default: the binary's default). Builds whose "
+                        "defaults differ sign tokens of different lengths, and the HMAC's cost "
+                        "follows the length: give both the same, e.g. the v1 four")
     p.add_argument("--top", type=int, default=0,
                    help="also list the N functions with the most inclusive Ir per request")
     args = p.parse_args()
@@ -137,11 +146,11 @@ def main():
     try:
         setup = bench.Server(args.binary, db, workdir, secret, extra_env)
         setup.migrate()
-        db.bulk_insert(args.customers)
+        db.bulk_insert(args.customers, categories=args.scenario == "categories")
         ids_file = os.path.join(workdir, "ids.txt")
         with open(ids_file, "w") as f:
             f.write("\n".join(db.all_ids()) + "\n")
-        args.token = setup.token()
+        args.token = setup.token(args.scope)
         servers = args.servers.split(",")
         commands = {"ours": [args.binary, "serve"], "reference": [args.reference_binary]}
         for name in servers:
