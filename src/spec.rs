@@ -13,6 +13,11 @@
 //!   `ErrorResponse` serves every error status);
 //! - the tags in [`api::TAG_ORDER`] (poem-openapi sorts them by name), which is also the order
 //!   of Swagger UI's sections;
+//! - a described property of a named schema's type (an enum such as `IdentificationStatus`)
+//!   is `{description, allOf: [$ref]}` ([`drop_repeated_all_of_members`]): poem-openapi adds
+//!   a second `allOf` member that only repeats the description, which openapi-python-client
+//!   cannot compose with an enum ("Cannot take allOf a non-object"), and drops the whole schema
+//!   from the Python client;
 //! - the YAML quotes every string a YAML 1.1 reader would take for something else
 //!   ([`quote_for_yaml_1_1`]), so `/openapi.yaml` and `/openapi.json` say the same to every
 //!   reader.
@@ -49,6 +54,7 @@ impl Spec {
                 .ok_or_else(|| anyhow::anyhow!("schema {name} is missing from the document"))?;
             schema.insert("additionalProperties".to_owned(), Value::Bool(false));
         }
+        drop_repeated_all_of_members(&mut document);
         document_errors(&mut document, api::OPERATION_ERRORS)?;
         order_tags(&mut document, api::TAG_ORDER)?;
         Ok(Spec {
@@ -96,6 +102,38 @@ impl Spec {
             .at("/openapi.json", get(openapi_json).data(self))
             .at("/docs", get(docs_redirect))
             .at("/docs/*path", get(docs_file).data(swagger))
+    }
+}
+
+/// Removes, everywhere in `document`, each inline `allOf` member that says nothing its schema
+/// does not already say (poem-openapi's `{description, allOf: [$ref, {description}]}` for a
+/// described field of a named type becomes `{description, allOf: [$ref]}`).
+pub fn drop_repeated_all_of_members(document: &mut Value) {
+    match document {
+        Value::Object(schema) => {
+            if let Some(Value::Array(members)) = schema.get("allOf") {
+                let kept: Vec<Value> = members
+                    .iter()
+                    .filter(|member| {
+                        let Some(member) = member.as_object() else {
+                            return true;
+                        };
+                        member.contains_key("$ref")
+                            || member.is_empty()
+                            || member
+                                .iter()
+                                .any(|(key, value)| schema.get(key) != Some(value))
+                    })
+                    .cloned()
+                    .collect();
+                if !kept.is_empty() {
+                    schema.insert("allOf".to_owned(), Value::Array(kept));
+                }
+            }
+            schema.values_mut().for_each(drop_repeated_all_of_members);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_repeated_all_of_members),
+        _ => {}
     }
 }
 

@@ -4,7 +4,9 @@ special treatment, and get a typed ErrorResponse for a bad body; then the catego
 and replace two, page through the catalogue, file a customer under them, list a category's
 members, and delete a category (409 while it has members, 204 once it has none); then register,
 list, patch, reveal (with the privileged token, CAPI_REVEAL_TOKEN) and delete an external
-account."""
+account; then an identification process from creation to approval by a second principal (the
+creator's own decision is 403, four eyes), the customer's processes newest first and by
+status, a cancelled one, and an illegal transition (409 naming status)."""
 
 import os
 import sys
@@ -19,6 +21,14 @@ from customers_api_client.api.categories import (
     list_category_customers,
     put_category,
     set_customer_categories,
+)
+from customers_api_client.api.customer_identification_processes import (
+    approve_identification_process,
+    cancel_identification_process,
+    create_identification_process,
+    get_identification_process,
+    list_identification_processes,
+    submit_identification_process,
 )
 from customers_api_client.api.customers import create_customer, delete_customer, list_customers
 from customers_api_client.api.external_accounts import (
@@ -48,7 +58,12 @@ from customers_api_client.models import (
     CustomerCategories,
     CustomerPage,
     ErrorResponse,
+    IdentificationMethod,
+    IdentificationProcess,
+    IdentificationProcessPage,
+    IdentificationStatus,
     NewCustomer,
+    NewIdentificationProcess,
     SpecialTreatmentValues,
 )
 
@@ -181,6 +196,7 @@ def main() -> None:
         org_id=org, customer_id=customer.id, account_id=account.id, client=client
     )
     check(removed.status_code == 204, "account deleted (204)")
+    identification(client, org, external_id)
 
     deleted = delete_customer.sync_detailed(org_id=org, customer_id=customer.id, client=client)
     check(deleted.status_code == 204, "customer deleted (204)")
@@ -317,6 +333,148 @@ def categories(client: AuthenticatedClient, org: str, external_id: str) -> None:
     removed_b = delete_category.sync_detailed(org_id=org, key=key_b, client=client)
     deleted_member = delete_customer.sync_detailed(org_id=org, customer_id=member.id, client=client)
     check(removed_b.status_code == 204 and deleted_member.status_code == 204, "cleaned up (204, 204)")
+
+
+def identification(client: AuthenticatedClient, org: str, external_id: str) -> None:
+    """A process from creation to approval by a second principal, then a cancelled one.
+
+    CAPI_TOKEN (sub "conformance") creates; the same sub with the review scope may not decide
+    (four eyes); CAPI_REVIEWER_TOKEN (sub "reviewer") decides."""
+    base_url = os.environ.get("CAPI_URL", "http://127.0.0.1:8080")
+    creator_reviewer = AuthenticatedClient(
+        base_url=base_url, token=os.environ["CAPI_CREATOR_REVIEW_TOKEN"], raise_on_unexpected_status=True
+    )
+    reviewer = AuthenticatedClient(
+        base_url=base_url, token=os.environ["CAPI_REVIEWER_TOKEN"], raise_on_unexpected_status=True
+    )
+    run = uuid.uuid4().hex[:12]
+
+    subject = create_customer.sync(org_id=org, client=client, body=NewCustomer(external_id=f"{external_id}-kyc"))
+    check(isinstance(subject, Customer), "a customer registered to identify")
+    assert isinstance(subject, Customer)
+
+    started = create_identification_process.sync_detailed(
+        org_id=org,
+        customer_id=subject.id,
+        client=client,
+        body=NewIdentificationProcess(
+            method=IdentificationMethod.DOCUMENT, provider="conformance-kyc", provider_reference=f"py-{run}-ref-1"
+        ),
+    )
+    check(
+        started.status_code == 201 and isinstance(started.parsed, IdentificationProcess),
+        "identification process created (201)",
+    )
+    first = started.parsed
+    assert isinstance(first, IdentificationProcess)
+    check(
+        first.status == IdentificationStatus.CREATED
+        and first.method == IdentificationMethod.DOCUMENT
+        and first.provider == "conformance-kyc"
+        and first.provider_reference == f"py-{run}-ref-1"
+        and first.customer_id == subject.id
+        and first.created_by == "conformance"
+        and first.decided_at is None
+        and first.decided_by is None,
+        "the process parses as IdentificationProcess: created, by the token's sub, undecided",
+    )
+    check(
+        started.headers["location"]
+        == f"/v1/organizations/{org}/customers/{subject.id}/identification-processes/{first.id}",
+        "Location names the process",
+    )
+
+    submitted = submit_identification_process.sync(
+        org_id=org, customer_id=subject.id, process_id=first.id, client=client
+    )
+    check(
+        isinstance(submitted, IdentificationProcess) and submitted.status == IdentificationStatus.PENDING,
+        "submitted (200 pending)",
+    )
+
+    own = approve_identification_process.sync_detailed(
+        org_id=org, customer_id=subject.id, process_id=first.id, client=creator_reviewer
+    )
+    check(
+        own.status_code == 403
+        and isinstance(own.parsed, ErrorResponse)
+        and own.parsed.code == "forbidden"
+        and "four eyes" in own.parsed.message,
+        "the creator's own approval is refused (403 forbidden, four eyes)",
+    )
+    approved = approve_identification_process.sync_detailed(
+        org_id=org, customer_id=subject.id, process_id=first.id, client=reviewer
+    )
+    check(
+        approved.status_code == 200
+        and isinstance(approved.parsed, IdentificationProcess)
+        and approved.parsed.status == IdentificationStatus.APPROVED
+        and approved.parsed.decided_by == "reviewer"
+        and approved.parsed.decided_at is not None
+        and approved.parsed.created_by == "conformance",
+        "approved by a second principal (200, decided_by = reviewer)",
+    )
+    read = get_identification_process.sync(org_id=org, customer_id=subject.id, process_id=first.id, client=client)
+    check(
+        isinstance(read, IdentificationProcess)
+        and read.status == IdentificationStatus.APPROVED
+        and read.decided_by == "reviewer",
+        "the approval read back (getIdentificationProcess)",
+    )
+
+    retried = create_identification_process.sync_detailed(
+        org_id=org,
+        customer_id=subject.id,
+        client=client,
+        body=NewIdentificationProcess(method=IdentificationMethod.VIDEO),
+    )
+    second = retried.parsed
+    check(
+        retried.status_code == 201
+        and isinstance(second, IdentificationProcess)
+        and second.provider is None
+        and second.provider_reference is None,
+        "a second process created (201), provider absent means null",
+    )
+    assert isinstance(second, IdentificationProcess)
+    cancelled = cancel_identification_process.sync(
+        org_id=org, customer_id=subject.id, process_id=second.id, client=client
+    )
+    check(
+        isinstance(cancelled, IdentificationProcess)
+        and cancelled.status == IdentificationStatus.CANCELLED
+        and cancelled.decided_by is None,
+        "the second process cancelled (200)",
+    )
+    illegal = submit_identification_process.sync_detailed(
+        org_id=org, customer_id=subject.id, process_id=second.id, client=client
+    )
+    check(
+        illegal.status_code == 409
+        and isinstance(illegal.parsed, ErrorResponse)
+        and illegal.parsed.code == "conflict"
+        and illegal.parsed.details[0].field == "status",
+        "submitting a cancelled process is 409 conflict naming status",
+    )
+
+    history = list_identification_processes.sync(org_id=org, customer_id=subject.id, client=client)
+    check(
+        isinstance(history, IdentificationProcessPage)
+        and [(p.id, p.status) for p in history.items]
+        == [(second.id, IdentificationStatus.CANCELLED), (first.id, IdentificationStatus.APPROVED)]
+        and history.next_cursor is None,
+        "the customer's processes listed newest first (listIdentificationProcesses)",
+    )
+    only_approved = list_identification_processes.sync(
+        org_id=org, customer_id=subject.id, client=reviewer, status=IdentificationStatus.APPROVED
+    )
+    check(
+        isinstance(only_approved, IdentificationProcessPage) and [p.id for p in only_approved.items] == [first.id],
+        "status=approved lists the approved one only",
+    )
+
+    deleted = delete_customer.sync_detailed(org_id=org, customer_id=subject.id, client=client)
+    check(deleted.status_code == 204, "a customer whose processes are all finished is deleted (204)")
 
 
 if __name__ == "__main__":

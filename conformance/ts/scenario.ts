@@ -3,8 +3,11 @@
 // ErrorResponse for a bad body; then the categories: create and replace two, page through the
 // catalogue, file a customer under them, list a category's members, and delete a category
 // (409 while it has members, 204 once it has none); then register, list, patch, reveal (with
-// the privileged token, CAPI_REVEAL_TOKEN) and delete an external account. Any mismatch
-// between spec and server fails here.
+// the privileged token, CAPI_REVEAL_TOKEN) and delete an external account; then an
+// identification process from creation to approval by a second principal (the creator's own
+// decision is 403, four eyes), the customer's processes newest first and by status, a
+// cancelled one, and an illegal transition (409 naming status). Any mismatch between spec and
+// server fails here.
 import createClient from "openapi-fetch";
 import type { components, paths } from "./generated/schema.js";
 
@@ -250,6 +253,113 @@ const removedAccount = await client.DELETE("/v1/organizations/{org_id}/customers
   params: { path: accountPath },
 });
 check(removedAccount.response.status === 204, "account deleted (204)");
+
+// Customer identification processes. CAPI_TOKEN (sub "conformance") creates; the same sub with
+// the review scope may not decide (four eyes); CAPI_REVIEWER_TOKEN (sub "reviewer") decides.
+const creatorReviewToken = process.env.CAPI_CREATOR_REVIEW_TOKEN;
+const reviewerToken = process.env.CAPI_REVIEWER_TOKEN;
+if (!creatorReviewToken || !reviewerToken) throw new Error("CAPI_CREATOR_REVIEW_TOKEN and CAPI_REVIEWER_TOKEN must be set");
+const creatorReviewer = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${creatorReviewToken}` } });
+const reviewer = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${reviewerToken}` } });
+
+const subject = await client.POST("/v1/organizations/{org_id}/customers", {
+  params: { path: { org_id: org } },
+  body: { external_id: `${externalId}-kyc` },
+});
+check(subject.response.status === 201 && subject.data !== undefined, "a customer registered to identify");
+const kycPath = { org_id: org, customer_id: subject.data.id };
+const processes = "/v1/organizations/{org_id}/customers/{customer_id}/identification-processes" as const;
+const started = await client.POST(processes, {
+  params: { path: kycPath },
+  body: { method: "document", provider: "conformance-kyc", provider_reference: `${run}-ref-1` },
+});
+check(started.response.status === 201 && started.data !== undefined, "identification process created (201)");
+const first = started.data;
+check(
+  first.status === "created" &&
+    first.method === "document" &&
+    first.provider === "conformance-kyc" &&
+    first.provider_reference === `${run}-ref-1` &&
+    first.customer_id === subject.data.id &&
+    first.created_by === "conformance" &&
+    first.decided_at === null &&
+    first.decided_by === null,
+  "the process is typed: created, by the token's sub, undecided",
+);
+check(
+  started.response.headers.get("location") ===
+    `/v1/organizations/${org}/customers/${subject.data.id}/identification-processes/${first.id}`,
+  "Location names the process",
+);
+const firstPath = { ...kycPath, process_id: first.id };
+const submitted = await client.POST(`${processes}/{process_id}/submit`, { params: { path: firstPath } });
+check(submitted.response.status === 200 && submitted.data?.status === "pending", "submitted (200 pending)");
+
+const ownDecision = await creatorReviewer.POST(`${processes}/{process_id}/approve`, { params: { path: firstPath } });
+check(
+  ownDecision.response.status === 403 &&
+    ownDecision.error?.code === "forbidden" &&
+    ownDecision.error.message.includes("four eyes"),
+  "the creator's own approval is refused (403 forbidden, four eyes)",
+);
+const approved = await reviewer.POST(`${processes}/{process_id}/approve`, { params: { path: firstPath } });
+check(
+  approved.response.status === 200 &&
+    approved.data?.status === "approved" &&
+    approved.data.decided_by === "reviewer" &&
+    approved.data.decided_at !== null &&
+    approved.data.created_by === "conformance",
+  "approved by a second principal (200, decided_by = reviewer)",
+);
+const readBack = await client.GET(`${processes}/{process_id}`, { params: { path: firstPath } });
+check(
+  readBack.data?.status === "approved" && readBack.data.decided_by === "reviewer",
+  "the approval read back (getIdentificationProcess)",
+);
+
+const retried = await client.POST(processes, { params: { path: kycPath }, body: { method: "video" } });
+check(
+  retried.response.status === 201 && retried.data?.provider === null && retried.data.provider_reference === null,
+  "a second process created (201), provider absent means null",
+);
+const secondPath = { ...kycPath, process_id: retried.data.id };
+const cancelled = await client.POST(`${processes}/{process_id}/cancel`, { params: { path: secondPath } });
+check(
+  cancelled.response.status === 200 && cancelled.data?.status === "cancelled" && cancelled.data.decided_by === null,
+  "the second process cancelled (200)",
+);
+const illegal = await client.POST(`${processes}/{process_id}/submit`, { params: { path: secondPath } });
+check(
+  illegal.response.status === 409 &&
+    illegal.error?.code === "conflict" &&
+    illegal.error.details?.[0]?.field === "status",
+  "submitting a cancelled process is 409 conflict naming status",
+);
+
+const history = await client.GET(processes, { params: { path: kycPath } });
+check(
+  JSON.stringify(history.data?.items.map((p) => [p.id, p.status])) ===
+    JSON.stringify([
+      [retried.data.id, "cancelled"],
+      [first.id, "approved"],
+    ]) && history.data?.next_cursor === null,
+  "the customer's processes listed newest first (listIdentificationProcesses)",
+);
+const onlyApproved = await reviewer.GET(processes, { params: { path: kycPath, query: { status: "approved" } } });
+check(
+  JSON.stringify(onlyApproved.data?.items.map((p) => p.id)) === JSON.stringify([first.id]),
+  "status=approved lists the approved one only",
+);
+const badStatus = await client.GET(processes, {
+  // Not a status: the generated type refuses it, the server too.
+  params: { path: kycPath, query: { status: "done" as unknown as "approved" } },
+});
+check(
+  badStatus.response.status === 400 && badStatus.error?.code === "invalid_parameter",
+  "an unknown status filter is 400 invalid_parameter",
+);
+const kycDeleted = await client.DELETE("/v1/organizations/{org_id}/customers/{customer_id}", { params: { path: kycPath } });
+check(kycDeleted.response.status === 204, "a customer whose processes are all finished is deleted (204)");
 
 const deleted = await client.DELETE("/v1/organizations/{org_id}/customers/{customer_id}", { params: { path } });
 check(deleted.response.status === 204, "customer deleted (204)");

@@ -2,6 +2,8 @@
 // from the binary alone, its tag sections come in the document's order (the original API
 // document's navigation, then "Service"; Swagger UI's default, no tagsSorter, keeps the
 // document's `tags` order), both special-treatment operations sit under "Special Treatment",
+// the category operations under "Categories", the eight identification operations under
+// "Customer Identification Processes",
 // the Authorize dialog takes a bearer token, and "Try it out" on the GET shows the 200 body.
 import { chromium } from "playwright-core";
 
@@ -89,6 +91,28 @@ try {
     categoryOperations.map((id) => categories.locator(`#operations-Categories-${id}`).count()),
   );
   check(listed.every((count) => count === 1), `the ${categoryOperations.length} category operations are listed under "Categories"`);
+  const identification = page.locator(".opblock-tag-section", {
+    has: page.locator('h3.opblock-tag[data-tag="Customer Identification Processes"]'),
+  });
+  const identificationOperations = [
+    "createIdentificationProcess",
+    "listIdentificationProcesses",
+    "getIdentificationProcess",
+    "submitIdentificationProcess",
+    "cancelIdentificationProcess",
+    "startIdentificationReview",
+    "approveIdentificationProcess",
+    "rejectIdentificationProcess",
+  ];
+  const shownIdentification = await Promise.all(
+    identificationOperations.map((id) =>
+      identification.locator(`#operations-Customer_Identification_Processes-${id}`).count(),
+    ),
+  );
+  check(
+    shownIdentification.every((count) => count === 1),
+    `the ${identificationOperations.length} identification operations are listed under "Customer Identification Processes"`,
+  );
 
   await page.click(".auth-wrapper button.authorize");
   await page.fill(".modal-ux .auth-container input", token);

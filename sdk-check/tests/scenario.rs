@@ -2,15 +2,25 @@
 //! `openapi.yaml`: register a customer, set and read its special treatment, and get a typed
 //! `ErrorResponse` for a bad body; the categories: create and replace two, page through the
 //! catalogue, file a customer under them, list a category's members, and delete a category
-//! (409 while it has members, 204 once it has none); and register, list, patch, reveal (with
-//! the privileged token) and delete an external account. `conformance/run` starts the server
-//! and sets `CAPI_URL`, `CAPI_TOKEN`, `CAPI_REVEAL_TOKEN` and `CAPI_ORG`.
+//! (409 while it has members, 204 once it has none); register, list, patch, reveal (with the
+//! privileged token) and delete an external account; and an identification process from
+//! creation to approval by a second principal (the creator's own decision is 403, four eyes),
+//! the customer's processes newest first and by status, a cancelled one, and an illegal
+//! transition (409 naming status). `conformance/run` starts the server and sets `CAPI_URL`,
+//! `CAPI_TOKEN`, `CAPI_REVEAL_TOKEN`, `CAPI_CREATOR_REVIEW_TOKEN`, `CAPI_REVIEWER_TOKEN` and
+//! `CAPI_ORG`.
 
 use customers_api_sdk_check::{Client, Error, types};
 
 fn client() -> (Client, types::OrgId) {
+    client_of("CAPI_TOKEN")
+}
+
+/// A client with the token in the environment variable `token_var`.
+fn client_of(token_var: &str) -> (Client, types::OrgId) {
     let url = std::env::var("CAPI_URL").expect("CAPI_URL: run through conformance/run");
-    let token = std::env::var("CAPI_TOKEN").expect("CAPI_TOKEN: run through conformance/run");
+    let token = std::env::var(token_var)
+        .unwrap_or_else(|_| panic!("{token_var}: run through conformance/run"));
     let org = std::env::var("CAPI_ORG").unwrap_or_else(|_| "acme".to_owned());
     let mut headers = reqwest::header::HeaderMap::new();
     let bearer = format!("Bearer {token}").parse().expect("a header value");
@@ -397,4 +407,171 @@ async fn register_list_patch_reveal_and_delete_an_account() {
     assert_eq!(deleted.status(), 204);
     client.delete_customer(&org, &customer.id).await.expect("customer deleted");
     println!("rust accounts scenario: passed");
+}
+
+#[tokio::test]
+async fn identification_from_creation_to_approval_by_a_second_principal() {
+    // CAPI_TOKEN (sub "conformance") creates; the same sub with the review scope may not
+    // decide (four eyes); CAPI_REVIEWER_TOKEN (sub "reviewer") decides.
+    let (client, org) = client();
+    let (creator_reviewer, _) = client_of("CAPI_CREATOR_REVIEW_TOKEN");
+    let (reviewer, _) = client_of("CAPI_REVIEWER_TOKEN");
+    let run = format!("rs-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+
+    let new = types::NewCustomer {
+        external_id: format!("{run}-kyc").try_into().expect("a valid external id"),
+        display_name: None,
+    };
+    let subject = client
+        .create_customer(&org, &new)
+        .await
+        .expect("customer registered")
+        .into_inner();
+    println!("ok - a customer registered to identify");
+
+    let reference = format!("{run}-ref-1");
+    let body = types::NewIdentificationProcess {
+        method: types::IdentificationMethod::Document,
+        provider: Some("conformance-kyc".parse().expect("a valid provider")),
+        provider_reference: Some(reference.parse().expect("a valid reference")),
+        expires_in_s: None,
+    };
+    let started = client
+        .create_identification_process(&org, &subject.id, &body)
+        .await
+        .expect("process created");
+    assert_eq!(started.status(), 201);
+    let location = started.headers()["location"].to_str().unwrap().to_owned();
+    let first = started.into_inner();
+    assert_eq!(first.status, types::IdentificationStatus::Created);
+    assert_eq!(first.method, types::IdentificationMethod::Document);
+    assert_eq!(first.provider.as_deref(), Some("conformance-kyc"));
+    assert_eq!(first.provider_reference.as_deref(), Some(reference.as_str()));
+    assert_eq!(first.customer_id, subject.id);
+    assert_eq!(first.created_by, "conformance");
+    assert!(first.decided_at.is_none() && first.decided_by.is_none());
+    assert_eq!(
+        location,
+        format!(
+            "/v1/organizations/{}/customers/{}/identification-processes/{}",
+            *org, subject.id, first.id
+        )
+    );
+    println!("ok - identification process created (201), typed, Location names it");
+
+    let submitted = client
+        .submit_identification_process(&org, &subject.id, &first.id)
+        .await
+        .expect("submitted");
+    assert_eq!(submitted.status(), 200);
+    assert_eq!(
+        submitted.into_inner().status,
+        types::IdentificationStatus::Pending
+    );
+    println!("ok - submitted (200 pending)");
+
+    let error = expect_error(
+        creator_reviewer
+            .approve_identification_process(&org, &subject.id, &first.id)
+            .await,
+        403,
+    );
+    assert_eq!(error.code, "forbidden");
+    assert!(error.message.contains("four eyes"), "{}", error.message);
+    println!("ok - the creator's own approval is refused (typed 403 forbidden, four eyes)");
+
+    let approved = reviewer
+        .approve_identification_process(&org, &subject.id, &first.id)
+        .await
+        .expect("approved");
+    assert_eq!(approved.status(), 200);
+    let approved = approved.into_inner();
+    assert_eq!(approved.status, types::IdentificationStatus::Approved);
+    assert_eq!(approved.decided_by.as_deref(), Some("reviewer"));
+    assert!(approved.decided_at.is_some());
+    assert_eq!(approved.created_by, "conformance");
+    println!("ok - approved by a second principal (200, decided_by = reviewer)");
+
+    let read = client
+        .get_identification_process(&org, &subject.id, &first.id)
+        .await
+        .expect("process read")
+        .into_inner();
+    assert_eq!(read.status, types::IdentificationStatus::Approved);
+    assert_eq!(read.decided_by.as_deref(), Some("reviewer"));
+    println!("ok - the approval read back (getIdentificationProcess)");
+
+    let body = types::NewIdentificationProcess {
+        method: types::IdentificationMethod::Video,
+        provider: None,
+        provider_reference: None,
+        expires_in_s: None,
+    };
+    let retried = client
+        .create_identification_process(&org, &subject.id, &body)
+        .await
+        .expect("second process created");
+    assert_eq!(retried.status(), 201);
+    let second = retried.into_inner();
+    assert!(second.provider.is_none() && second.provider_reference.is_none());
+    println!("ok - a second process created (201), provider absent means null");
+    let cancelled = client
+        .cancel_identification_process(&org, &subject.id, &second.id)
+        .await
+        .expect("cancelled");
+    assert_eq!(cancelled.status(), 200);
+    let cancelled = cancelled.into_inner();
+    assert_eq!(cancelled.status, types::IdentificationStatus::Cancelled);
+    assert!(cancelled.decided_by.is_none());
+    println!("ok - the second process cancelled (200)");
+
+    let error = expect_error(
+        client
+            .submit_identification_process(&org, &subject.id, &second.id)
+            .await,
+        409,
+    );
+    assert_eq!(
+        (error.code.as_str(), error.details[0].field.as_str()),
+        ("conflict", "status")
+    );
+    println!("ok - submitting a cancelled process is a typed 409 conflict naming status");
+
+    let history = client
+        .list_identification_processes(&org, &subject.id, None, None, None)
+        .await
+        .expect("processes listed")
+        .into_inner();
+    let listed: Vec<_> = history.items.iter().map(|p| (p.id, p.status)).collect();
+    assert_eq!(
+        listed,
+        [
+            (second.id, types::IdentificationStatus::Cancelled),
+            (first.id, types::IdentificationStatus::Approved)
+        ]
+    );
+    assert!(history.next_cursor.is_none());
+    println!("ok - the customer's processes listed newest first (listIdentificationProcesses)");
+    let only_approved = reviewer
+        .list_identification_processes(
+            &org,
+            &subject.id,
+            None,
+            None,
+            Some(types::IdentificationStatus::Approved),
+        )
+        .await
+        .expect("approved processes listed")
+        .into_inner();
+    let ids: Vec<_> = only_approved.items.iter().map(|p| p.id).collect();
+    assert_eq!(ids, [first.id]);
+    println!("ok - status=approved lists the approved one only");
+
+    let deleted = client
+        .delete_customer(&org, &subject.id)
+        .await
+        .expect("deleted");
+    assert_eq!(deleted.status(), 204);
+    println!("ok - a customer whose processes are all finished is deleted (204)");
+    println!("rust identification scenario: passed");
 }

@@ -141,6 +141,67 @@ fn schemas_are_named_as_the_seed_names_them_and_carry_the_rules() {
     );
 }
 
+/// Every `allOf` member is a reference or a schema of its own: poem-openapi's
+/// `allOf: [$ref, {description}]` for a described field of an enum type made
+/// openapi-python-client drop `IdentificationProcess` and `IdentificationProcessPage` ("Cannot
+/// take allOf a non-object"), leaving the Python client's identification operations untyped.
+#[test]
+fn no_all_of_member_only_repeats_its_schema() {
+    fn walk(value: &Value, at: &str, found: &mut Vec<String>) {
+        match value {
+            Value::Object(schema) => {
+                for (i, member) in schema
+                    .get("allOf")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    if let Some(member) = member.as_object()
+                        && !member.contains_key("$ref")
+                        && member
+                            .iter()
+                            .all(|(key, value)| schema.get(key) == Some(value))
+                    {
+                        found.push(format!("{at}/allOf/{i}"));
+                    }
+                }
+                for (key, value) in schema {
+                    walk(value, &format!("{at}/{key}"), found);
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, &format!("{at}/{i}"), found);
+                }
+            }
+            _ => {}
+        }
+    }
+    let doc = document();
+    let mut found = Vec::new();
+    walk(&doc, "", &mut found);
+    assert!(
+        found.is_empty(),
+        "allOf members that only repeat their schema: {found:?}"
+    );
+    let process = &doc["components"]["schemas"]["IdentificationProcess"]["properties"];
+    for (field, schema) in [
+        ("method", "IdentificationMethod"),
+        ("status", "IdentificationStatus"),
+    ] {
+        assert_eq!(
+            process[field]["allOf"],
+            serde_json::json!([{"$ref": format!("#/components/schemas/{schema}")}]),
+            "{field}"
+        );
+        assert!(
+            process[field]["description"].is_string(),
+            "{field} keeps its description"
+        );
+    }
+}
+
 #[test]
 fn every_operation_has_its_metadata_tag_and_security() {
     let doc = document();
