@@ -59,6 +59,9 @@ scopes! {
     SpecialTreatmentWrite => "special-treatment:write", privileged: false;
     CategoriesRead => "categories:read", privileged: false;
     CategoriesWrite => "categories:write", privileged: false;
+    CredentialsRead => "credentials:read", privileged: false;
+    CredentialsWrite => "credentials:write", privileged: false;
+    CredentialsVerify => "credentials:verify", privileged: true;
 }
 
 /// A [`Scopes`] set has one bit per scope, and room for the 16 of v1.1 and v1.2.

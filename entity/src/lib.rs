@@ -7,9 +7,12 @@
 //!
 //! Categories are a catalogue of their own (`categories`) and a membership join table
 //! (`customer_categories`) with foreign keys to both sides.
+//!
+//! Credentials (`customer_credentials`) hold an Argon2id hash of each secret, never the secret.
 
 pub mod category;
 pub mod customer;
 pub mod customer_category;
+pub mod customer_credential;
 
 pub use customer::SpecialTreatmentValues;

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_create_customers;
 mod m20261202_000001_create_categories;
+mod m20261202_000004_create_customer_credentials;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_create_customers::Migration),
             Box::new(m20261202_000001_create_categories::Migration),
+            Box::new(m20261202_000004_create_customer_credentials::Migration),
         ]
     }
 }

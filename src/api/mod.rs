@@ -8,6 +8,7 @@
 //! [`OPERATION_ERRORS`]. The document's tags follow [`TAG_ORDER`].
 
 pub mod categories;
+pub mod credentials;
 pub mod cursor;
 pub mod customers;
 pub mod errors;
@@ -49,6 +50,11 @@ pub enum ApiTags {
     Categories,
     #[oai(rename = "Special Treatment")]
     SpecialTreatment,
+    /// Customer credentials: each customer's password and PIN for the organization's
+    /// channels, set and reset by staff and verified by the channels. Secrets are stored as
+    /// Argon2id hashes and never returned.
+    #[oai(rename = "Customer Credentials")]
+    CustomerCredentials,
     /// Liveness and readiness probes for load balancers and orchestrators (no authentication).
     Service,
 }
@@ -58,6 +64,7 @@ pub const OPERATION_ERRORS: &[&[errors::OperationErrors]] = &[
     customers::ERRORS,
     categories::ERRORS,
     special_treatment::ERRORS,
+    credentials::ERRORS,
     service::ERRORS,
 ];
 
@@ -65,6 +72,7 @@ pub type Api = (
     customers::CustomersApi,
     categories::CategoriesApi,
     special_treatment::SpecialTreatmentApi,
+    credentials::CredentialsApi,
     service::ServiceApi,
 );
 
@@ -101,6 +109,7 @@ pub fn service(repo: Repository) -> OpenApiService<Api, ()> {
         customers::CustomersApi { repo: repo.clone() },
         categories::CategoriesApi { repo: repo.clone() },
         special_treatment::SpecialTreatmentApi { repo: repo.clone() },
+        credentials::CredentialsApi::new(repo.clone()),
         service::ServiceApi { repo },
     );
     OpenApiService::new(api, "Customers API", API_VERSION)

@@ -10,6 +10,7 @@
 //! (`crate::api::types`), so the two cannot drift apart.
 
 pub mod category;
+pub mod credential;
 pub mod customer;
 pub mod special_treatment;
 
@@ -27,6 +28,11 @@ impl Violations {
             field: field.into(),
             message: message.into(),
         });
+    }
+
+    /// Whether a rule on `field` is already broken.
+    pub fn names(&self, field: &str) -> bool {
+        self.0.iter().any(|e| e.field == field)
     }
 
     /// `Ok(value)` when no rule was broken, else a 400 naming every offending field.

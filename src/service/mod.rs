@@ -8,4 +8,7 @@
 //! module takes domain values and the [`crate::repo::Repository`], and fails with
 //! [`crate::error::Error`]; it knows nothing about HTTP.
 //!
-//! Today no resource has such rules: customers and special treatment are CRUD.
+//! [`credentials`]: hashing and verifying customers' secrets (Argon2id, bounded, off the
+//! async workers), and verification's counting and locking.
+
+pub mod credentials;
