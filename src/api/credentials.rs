@@ -515,8 +515,8 @@ impl CredentialsApi {
     /// one resets the count. A `disabled` or `locked` credential answers `valid: false`
     /// whatever the secret, and counts nothing. Hashing is bounded (one per core at a time):
     /// under a burst, verifications queue, and answer `503` if they cannot start within
-    /// `DB_ACQUIRE_TIMEOUT_MS`. Requires the privileged scope `credentials:verify` and access
-    /// to the organization.
+    /// `DB_ACQUIRE_TIMEOUT_MS`. Requires scope `credentials:verify` (privileged: for the
+    /// channels, not in the `token` command's default grant) and access to the organization.
     #[oai(
         path = "/v1/organizations/:org_id/customers/:customer_id/credentials/:credential_id/verify",
         method = "post",

@@ -26,8 +26,11 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode, header::WWW_AUTHENTI
 use serde_json::{Value, json};
 
 use crate::{
-    client::{ApiClient, customer_path, customers_path, expect_status, special_treatment_path},
-    helpers::{ALL_SCOPES, ORG, SECRET, TestApp, assert_error, spawn_app_with},
+    client::{
+        ApiClient, credentials_path, customer_path, customers_path, expect_status,
+        special_treatment_path,
+    },
+    helpers::{ALL_SCOPES, DEFAULT_SCOPES, ORG, SECRET, TestApp, assert_error, spawn_app_with},
     process::ServerProcess,
 };
 
@@ -164,7 +167,82 @@ const MATRIX: &[Entry] = &[
         body: Body::CustomerCategories,
         effect: Effect::SetsCategories,
     },
+    Entry {
+        operation_id: "listCustomerCredentials",
+        scope: "credentials:read",
+        success: StatusCode::OK,
+        params: &[("customer_id", Param::Customer)],
+        body: Body::None,
+        effect: Effect::None,
+    },
+    Entry {
+        operation_id: "createCustomerCredential",
+        scope: "credentials:write",
+        success: StatusCode::CREATED,
+        params: &[("customer_id", Param::Customer)],
+        body: Body::NewCredential,
+        effect: Effect::CreatesCredential,
+    },
+    Entry {
+        operation_id: "getCustomerCredential",
+        scope: "credentials:read",
+        success: StatusCode::OK,
+        params: &[
+            ("customer_id", Param::Customer),
+            ("credential_id", Param::Credential),
+        ],
+        body: Body::None,
+        effect: Effect::None,
+    },
+    Entry {
+        operation_id: "updateCustomerCredential",
+        scope: "credentials:write",
+        success: StatusCode::OK,
+        params: &[
+            ("customer_id", Param::Customer),
+            ("credential_id", Param::Credential),
+        ],
+        body: Body::CredentialPatch,
+        effect: Effect::DisablesCredential,
+    },
+    Entry {
+        operation_id: "deleteCustomerCredential",
+        scope: "credentials:write",
+        success: StatusCode::NO_CONTENT,
+        params: &[
+            ("customer_id", Param::Customer),
+            ("credential_id", Param::Credential),
+        ],
+        body: Body::None,
+        effect: Effect::DeletesCredential,
+    },
+    Entry {
+        operation_id: "setCustomerCredentialSecret",
+        scope: "credentials:write",
+        success: StatusCode::NO_CONTENT,
+        params: &[
+            ("customer_id", Param::Customer),
+            ("credential_id", Param::Credential),
+        ],
+        body: Body::NewSecret,
+        effect: Effect::SetsSecret,
+    },
+    // Privileged: not in the `token` command's default grant.
+    Entry {
+        operation_id: "verifyCustomerCredential",
+        scope: "credentials:verify",
+        success: StatusCode::OK,
+        params: &[
+            ("customer_id", Param::Customer),
+            ("credential_id", Param::Credential),
+        ],
+        body: Body::WrongSecret,
+        effect: Effect::CountsFailure,
+    },
 ];
+
+/// The fixture credential's type and secret (a password).
+const FIXTURE_SECRET: &str = "fixture password 1";
 
 /// What a path parameter names. Each call gets its own, registered for it.
 #[derive(Debug, Clone, Copy)]
@@ -175,13 +253,15 @@ enum Param {
     Category,
     /// A category key the call's organization does not have yet (a create's path).
     NewCategory,
+    /// A password credential of the call's customer (the parameter before it).
+    Credential,
 }
 
 impl Param {
     /// A well-formed value that names nothing.
     fn missing(self) -> String {
         match self {
-            Param::Customer => uuid::Uuid::now_v7().to_string(),
+            Param::Customer | Param::Credential => uuid::Uuid::now_v7().to_string(),
             Param::Category | Param::NewCategory => fresh_category_key(),
         }
     }
@@ -204,6 +284,14 @@ enum Body {
     CategoryDefinition,
     /// `CustomerCategories` with the fixture's own category.
     CustomerCategories,
+    /// `NewCustomerCredential`: a PIN (the fixture customer has none).
+    NewCredential,
+    /// `CustomerCredentialPatch` disabling the credential.
+    CredentialPatch,
+    /// `NewCredentialSecret` with another password.
+    NewSecret,
+    /// `CredentialVerification` with a wrong secret.
+    WrongSecret,
 }
 
 /// What a successful call changes, so what a refused one must not have.
@@ -222,6 +310,16 @@ enum Effect {
     DeletesCategory,
     /// Sets the fixture customer's categories (none before).
     SetsCategories,
+    /// Creates a credential for the fixture customer (none before).
+    CreatesCredential,
+    /// Disables the fixture credential.
+    DisablesCredential,
+    /// Deletes the fixture credential.
+    DeletesCredential,
+    /// Sets a new secret on the fixture credential.
+    SetsSecret,
+    /// Counts a failed verification of the fixture credential.
+    CountsFailure,
 }
 
 /// A bearer-secured operation of the served spec, with its matrix entry.
@@ -296,6 +394,10 @@ impl Fixture {
             Body::CustomerCategories => Some(json!({
                 "keys": self.category_for_body.iter().collect::<Vec<_>>()
             })),
+            Body::NewCredential => Some(json!({"type": "pin", "secret": "2468"})),
+            Body::CredentialPatch => Some(json!({"status": "disabled"})),
+            Body::NewSecret => Some(json!({"secret": "another fixture password"})),
+            Body::WrongSecret => Some(json!({"secret": "not the fixture password"})),
         }
     }
 }
@@ -494,6 +596,14 @@ impl Server {
                 Param::Customer => self.admin.new_customer(org).await,
                 Param::Category => self.new_category(org).await,
                 Param::NewCategory => fresh_category_key(),
+                Param::Credential => {
+                    let customer = fixture.customer_id().to_owned();
+                    let created = self
+                        .admin
+                        .new_credential(org, &customer, "password", FIXTURE_SECRET)
+                        .await;
+                    created["id"].as_str().unwrap().to_owned()
+                }
             };
             fixture.params.push((name, value));
         }
@@ -592,6 +702,35 @@ impl Server {
                     keys.is_empty(),
                     "{context}: no categories set, found {keys:?}"
                 );
+            }
+            Effect::CreatesCredential => {
+                let path = credentials_path(org, fixture.customer_id());
+                let page = self.admin.get_json(&path).await;
+                assert_eq!(page["items"], json!([]), "{context}: no credential created");
+            }
+            Effect::DisablesCredential | Effect::SetsSecret | Effect::CountsFailure => {
+                let credential = self
+                    .admin
+                    .credential(org, fixture.customer_id(), fixture.value("credential_id"))
+                    .await;
+                assert_eq!(credential["status"], "active", "{context}: {credential}");
+                assert_eq!(credential["failed_attempts"], 0, "{context}: {credential}");
+                assert_eq!(
+                    credential["last_changed_at"], credential["created_at"],
+                    "{context}: no new secret: {credential}"
+                );
+            }
+            Effect::DeletesCredential => {
+                let resp = self
+                    .admin
+                    .get_customer_credential(
+                        org,
+                        fixture.customer_id(),
+                        fixture.value("credential_id"),
+                    )
+                    .await;
+                let context = format!("{context}: the credential is still there");
+                expect_status(resp, StatusCode::OK, &context).await;
             }
             Effect::None => {}
         }
@@ -869,9 +1008,24 @@ fn the_matrix_refuses_an_uncovered_operation_a_wrong_scope_and_a_stale_row() {
             "get": secured("getCustomerCategories", "Requires scope `categories:read`.", "200"),
             "put": secured("setCustomerCategories", "Requires scope `categories:write`.", "204"),
         },
+        "/v1/organizations/{org_id}/customers/{customer_id}/credentials": {
+            "get": secured("listCustomerCredentials", "Requires scope `credentials:read`.", "200"),
+            "post": secured("createCustomerCredential", "Requires scope `credentials:write`.", "201"),
+        },
+        "/v1/organizations/{org_id}/customers/{customer_id}/credentials/{credential_id}": {
+            "get": secured("getCustomerCredential", "Requires scope `credentials:read`.", "200"),
+            "patch": secured("updateCustomerCredential", "Requires scope `credentials:write`.", "200"),
+            "delete": secured("deleteCustomerCredential", "Requires scope `credentials:write`.", "204"),
+        },
+        "/v1/organizations/{org_id}/customers/{customer_id}/credentials/{credential_id}/secret": {
+            "put": secured("setCustomerCredentialSecret", "Requires scope `credentials:write`.", "204"),
+        },
+        "/v1/organizations/{org_id}/customers/{customer_id}/credentials/{credential_id}/verify": {
+            "post": secured("verifyCustomerCredential", "Requires scope `credentials:verify` (privileged).", "200"),
+        },
     });
     let operations = secured_operations(&spec(v1.clone())).expect("v1.1 is covered");
-    assert_eq!(operations.len(), 13);
+    assert_eq!(operations.len(), 20);
 
     v1[customer]["patch"] = secured("updateCustomer", "Requires scope `customers:write`.", "200");
     v1[customer]["get"]["description"] = json!("Requires scope `customers:write`.");
@@ -1485,7 +1639,7 @@ async fn the_token_command_mints_a_token_with_the_scopes_asked_for() {
 }
 
 #[tokio::test]
-async fn the_token_command_grants_all_four_scopes_by_default() {
+async fn the_token_command_grants_every_scope_but_the_privileged_ones_by_default() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::hs256().await;
     let env = [("JWT_SECRET", OsStr::new(SECRET))];
@@ -1497,20 +1651,42 @@ async fn the_token_command_grants_all_four_scopes_by_default() {
     let claims = verified_claims(&token, SECRET.as_bytes());
     let mut scopes: Vec<&str> = claims["scope"].as_str().unwrap().split(' ').collect();
     scopes.sort_unstable();
-    let mut all: Vec<&str> = ALL_SCOPES.split(' ').collect();
-    all.sort_unstable();
-    assert_eq!(scopes, all);
+    let mut default: Vec<&str> = DEFAULT_SCOPES.split_whitespace().collect();
+    default.sort_unstable();
+    assert_eq!(scopes, default);
+    assert!(
+        !scopes.contains(&"credentials:verify"),
+        "privileged: asked for by name only"
+    );
     assert_eq!(claims["sub"], "ci-bot");
     let ttl = claims["exp"].as_u64().unwrap() as i64 - now() as i64;
     assert!((110..=120).contains(&ttl), "--ttl 120, {ttl} s left");
 
     for op in &server.operations {
         for org in [ORG, OTHER_ORG] {
-            server
-                .assert_allowed(op, org, &token, "default scopes")
-                .await;
+            if default.contains(&op.entry.scope) {
+                server
+                    .assert_allowed(op, org, &token, "default scopes")
+                    .await;
+            } else {
+                server
+                    .assert_forbidden(op, org, &token, "privileged scope not in the default")
+                    .await;
+            }
         }
     }
+    // Asked for by name, the privileged scope is granted.
+    let args = [
+        "--org",
+        ORG,
+        "--scope",
+        "credentials:read credentials:verify",
+    ];
+    let channel = mint(dir.path(), &args, &env).await;
+    let verify = server.operation("verifyCustomerCredential");
+    server
+        .assert_allowed(verify, ORG, &channel, "--scope credentials:verify")
+        .await;
 }
 
 /// The mode bits of `path` and its trimmed content.

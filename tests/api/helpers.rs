@@ -23,8 +23,14 @@ use crate::client::{ApiClient, special_treatment_path};
 pub const SECRET: &str = "integration-tests-secret-0123456789abcdef";
 /// The organization tests act in unless they say otherwise.
 pub const ORG: &str = "acme";
+/// Every scope, the privileged ones included.
 pub const ALL_SCOPES: &str = "customers:read customers:write special-treatment:read \
-     special-treatment:write categories:read categories:write";
+     special-treatment:write categories:read categories:write credentials:read \
+     credentials:write credentials:verify";
+/// What the `token` command grants by default: every scope but the privileged ones.
+pub const DEFAULT_SCOPES: &str = "customers:read customers:write special-treatment:read \
+     special-treatment:write categories:read categories:write credentials:read \
+     credentials:write";
 
 /// A running server and its database.
 pub struct TestApp {

@@ -12,6 +12,7 @@ mod auth;
 mod categories;
 mod client;
 mod connections;
+mod credentials;
 mod customers;
 mod errors;
 mod faults;
