@@ -551,8 +551,8 @@ async fn a_v1_database_with_data_upgrades_in_place() {
     let app = start(test_settings(url), db).await;
     assert_eq!(
         applied(&connection).await,
-        2,
-        "the categories migration ran"
+        3,
+        "the categories and credentials migrations ran"
     );
     let id = v1_id.to_string();
     let customer = app.api.customer(ORG, &id).await;
