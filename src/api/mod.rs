@@ -43,11 +43,11 @@ pub enum ApiTags {
     /// External customers: the registry special treatment hangs on. A customer belongs to
     /// exactly one organization and is invisible from every other.
     Customers,
-    /// Customer special treatment: values such as `vulnerable`, `vip` or `no-marketing` that
-    /// change how the organization must deal with a customer.
     /// Customer categories: the organization's own catalogue (`retail`, `sme`, `staff`, ...)
     /// and the set of categories each customer belongs to.
     Categories,
+    /// Customer special treatment: values such as `vulnerable`, `vip` or `no-marketing` that
+    /// change how the organization must deal with a customer.
     #[oai(rename = "Special Treatment")]
     SpecialTreatment,
     /// Customer credentials: each customer's password and PIN for the organization's
