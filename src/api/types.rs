@@ -821,12 +821,13 @@ named_schema!(CredentialVerification, "CredentialVerification");
 pub struct CustomerCredential {
     /// Server-assigned identifier.
     pub id: Uuid,
-    /// `password` or `pin`.
+    // No doc comment on an enum field: poem-openapi would wrap the `$ref` in an `allOf` with
+    // the description, which openapi-python-client refuses for a non-object. The enum's own
+    // schema describes it.
     #[oai(rename = "type")]
     pub kind: CredentialType,
     /// What the credential is for, or null.
     pub label: Nullable<String>,
-    /// `active`, `disabled` or `locked`.
     pub status: CredentialStatus,
     /// Whether the customer must choose a new secret at next use.
     pub must_change: bool,
@@ -896,14 +897,15 @@ impl Example for CustomerCredentialPage {
     }
 }
 
-/// What a verification found.
+/// What a verification found: `valid`, and the credential's `status` after this verification
+/// (`locked` already on the fifth consecutive failure) and `must_change`.
 #[derive(Object)]
 #[oai(example)]
 pub struct CredentialVerificationResult {
     /// True only for an `active` credential and the right secret.
     pub valid: bool,
-    /// The credential's status after this verification (`locked` already on the fifth
-    /// consecutive failure).
+    // Its status after this verification (`locked` already on the fifth consecutive
+    // failure): said in the struct's description (see `CustomerCredential::kind`).
     pub status: CredentialStatus,
     /// Whether the customer must choose a new secret.
     pub must_change: bool,
