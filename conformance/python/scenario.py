@@ -1,21 +1,37 @@
 """The client scenario against a live server, through the Python client that
 openapi-python-client generates from openapi.yaml: register a customer, set and read its
-special treatment, and get a typed ErrorResponse for a bad body."""
+special treatment, get a typed ErrorResponse for a bad body, and set, verify (right and wrong)
+and reset a credential (the verifications with CAPI_VERIFY_TOKEN, which has the privileged
+credentials:verify)."""
 
 import os
+import secrets
 import sys
 import uuid
 
 from customers_api_client import AuthenticatedClient
+from customers_api_client.api.customer_credentials import (
+    create_customer_credential,
+    get_customer_credential,
+    set_customer_credential_secret,
+    verify_customer_credential,
+)
 from customers_api_client.api.customers import create_customer, delete_customer, list_customers
 from customers_api_client.api.special_treatment import (
     get_customer_special_treatment,
     set_customer_special_treatment,
 )
 from customers_api_client.models import (
+    CredentialStatus,
+    CredentialVerification,
+    CredentialVerificationResult,
     Customer,
+    CustomerCredential,
     ErrorResponse,
+    NewCredentialSecret,
     NewCustomer,
+    NewCustomerCredential,
+    NewCustomerCredentialType,
     SpecialTreatmentValues,
 )
 
@@ -84,6 +100,58 @@ def main() -> None:
     check(error.code == "invalid_request_body", "typed ErrorResponse.code")
     check(error.details[0].field == "values[1]", "typed ErrorResponse.details names the field")
     check(error.request_id == bad.headers["x-request-id"], "request_id matches X-Request-Id")
+
+    # Credentials: set a password, verify right and wrong (privileged token), reset it.
+    channel = AuthenticatedClient(
+        base_url=os.environ.get("CAPI_URL", "http://127.0.0.1:8080"),
+        token=os.environ["CAPI_VERIFY_TOKEN"],
+        raise_on_unexpected_status=True,
+    )
+    secret = f"py-{secrets.token_urlsafe(16)}"
+    created_cred = create_customer_credential.sync_detailed(
+        org_id=org,
+        customer_id=customer.id,
+        client=client,
+        body=NewCustomerCredential(type_=NewCustomerCredentialType.PASSWORD, secret=secret, label="Python SDK"),
+    )
+    check(created_cred.status_code == 201, "credential set (201)")
+    credential = created_cred.parsed
+    check(isinstance(credential, CustomerCredential), "the body parses as CustomerCredential")
+    assert isinstance(credential, CustomerCredential)
+    check(credential.status == CredentialStatus.ACTIVE and credential.failed_attempts == 0, "active, no failures")
+    check(secret not in created_cred.content.decode(), "the answer holds no secret")
+
+    def verify(with_secret: str) -> CredentialVerificationResult:
+        result = verify_customer_credential.sync(
+            org_id=org,
+            customer_id=customer.id,
+            credential_id=credential.id,
+            client=channel,
+            body=CredentialVerification(secret=with_secret),
+        )
+        assert isinstance(result, CredentialVerificationResult)
+        return result
+
+    check(verify(secret).valid is True, "the right secret verifies")
+    wrong = verify(secret + "x")
+    check(wrong.valid is False and wrong.status == CredentialStatus.ACTIVE, "a wrong one does not")
+    counted = get_customer_credential.sync(
+        org_id=org, customer_id=customer.id, credential_id=credential.id, client=client
+    )
+    check(isinstance(counted, CustomerCredential) and counted.failed_attempts == 1, "the failure is counted")
+
+    new_secret = secret + "-new"
+    reset = set_customer_credential_secret.sync_detailed(
+        org_id=org,
+        customer_id=customer.id,
+        credential_id=credential.id,
+        client=client,
+        body=NewCredentialSecret(secret=new_secret, must_change=True),
+    )
+    check(reset.status_code == 204, "secret reset (204)")
+    after = verify(new_secret)
+    check(after.valid is True and after.must_change is True, "the new secret verifies, must_change set")
+    check(verify(secret).valid is False, "the old secret no longer verifies")
 
     deleted = delete_customer.sync_detailed(org_id=org, customer_id=customer.id, client=client)
     check(deleted.status_code == 204, "customer deleted (204)")
