@@ -26,6 +26,11 @@ migrated schema, and wrk drives
 
 so that 10k against 1M accounts shows whether both stay flat.
 
+  verify-storm  --storm-readers connections reading special treatment (closed loop), first
+           alone, then while 64 connections verify credentials continuously (right secrets:
+           one Argon2id hash each, bench/verify.lua); reports verifications/s and their p99,
+           the GET throughput and p99 beside the GET-only run, and the server's peak RSS
+
 and prints requests/s, p50/p90/p99 latency, non-2xx answers (from wrk and from the server's
 own /metrics counters), server CPU per request (and PostgreSQL backends' CPU per request) and
 the server's peak RSS. Only loopback addresses are used; every run is bounded in time.
@@ -500,27 +505,148 @@ def seed_through_api(server, token, count, first_index, concurrency, categories=
 
 # ---------------------------------------------------------------- wrk runs
 
+def wrk_command(args, server, seconds, script, connections=None):
+    return ["wrk", "-t", str(args.threads), "-c", str(connections or args.connections),
+            "-d", f"{seconds}s", "--timeout", "5s", "-s", os.path.join(HERE, script),
+            f"http://127.0.0.1:{server.port}"]
+
+
+def wrk_result(out_text, err_text):
+    line = next((l for l in out_text.splitlines() if l.startswith("BENCH_RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"no BENCH_RESULT line from wrk:\n{out_text}\n{err_text}")
+    return json.loads(line[len("BENCH_RESULT "):])
+
+
 def run_wrk(args, server, token, ids_file, seconds, put_percent, delay_ms=0.0,
-            resource="special-treatment", mode="treatment", accounts=0):
+            resource="special-treatment", mode="treatment", accounts=0, connections=None):
     env = dict(os.environ)
     env.update(BENCH_IDS_FILE=ids_file, BENCH_TOKEN=token, BENCH_ORG=ORG,
                BENCH_PUT_PERCENT=str(put_percent), BENCH_DELAY_MS=f"{delay_ms:.4f}",
                BENCH_RESOURCE=resource, BENCH_MODE=mode, BENCH_ACCOUNTS=str(accounts))
-    cmd = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{seconds}s",
-           "--timeout", "5s", "-s", os.path.join(HERE, "load.lua"),
-           f"http://127.0.0.1:{server.port}"]
+    cmd = wrk_command(args, server, seconds, "load.lua", connections)
     before = os.times()
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 120)
     after = os.times()
     if out.returncode != 0:
         raise RuntimeError(f"wrk failed: {out.stderr.strip()}")
-    line = next((l for l in out.stdout.splitlines() if l.startswith("BENCH_RESULT ")), None)
-    if line is None:
-        raise RuntimeError(f"no BENCH_RESULT line from wrk:\n{out.stdout}\n{out.stderr}")
-    result = json.loads(line[len("BENCH_RESULT "):])
+    result = wrk_result(out.stdout, out.stderr)
     result["wrk_cpu_s"] = (after.children_user - before.children_user
                            + after.children_system - before.children_system)
     return result
+
+
+# ---------------------------------------------------------------- the verification storm
+
+def seed_credentials(server, token, ids, count, path):
+    """A password credential on each of the first `count` customers; writes the verify file
+    ("customer credential secret" lines). The secrets are random and live only in that file."""
+    auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    lines = []
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        for cid in ids[:count]:
+            secret = secrets.token_urlsafe(18)
+            body = json.dumps({"type": "password", "secret": secret})
+            conn.request("POST", f"/v1/organizations/{ORG}/customers/{cid}/credentials", body,
+                         auth)
+            resp = conn.getresponse()
+            data = resp.read()
+            if resp.status == 409:
+                raise RuntimeError("the customers already have credentials (a second storm "
+                                   "on one database)")
+            if resp.status != 201:
+                raise RuntimeError(f"POST credential: {resp.status} {data[:200]!r}")
+            lines.append(f"{cid} {json.loads(data)['id']} {secret}")
+    finally:
+        conn.close()
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def verify_storm(args, server, db, token, ids_file):
+    """GET special treatment alone, then beside 64 connections verifying continuously."""
+    workdir = os.path.dirname(ids_file)
+    with open(ids_file) as f:
+        ids = [line.strip() for line in f if line.strip()]
+    verify_file = os.path.join(workdir, "verify.txt")
+    seed_credentials(server, token, ids, min(len(ids), 256), verify_file)
+    channel = server.token("credentials:verify")
+    readers = args.storm_readers
+    env = dict(os.environ)
+    env.update(BENCH_VERIFY_FILE=verify_file, BENCH_TOKEN=channel, BENCH_ORG=ORG)
+
+    def storm(seconds):
+        return subprocess.Popen(wrk_command(args, server, seconds, "verify.lua", 64), env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def finish(proc):
+        out, err = proc.communicate(timeout=300)
+        if proc.returncode != 0:
+            raise RuntimeError(f"wrk (verify) failed: {err.strip()}")
+        return wrk_result(out, err)
+
+    # Alone: GET with `readers` connections.
+    if args.warmup > 0:
+        run_wrk(args, server, token, ids_file, args.warmup, 0, connections=readers)
+    reset_peak_rss(server.pid)
+    alone = run_wrk(args, server, token, ids_file, args.duration, 0, connections=readers)
+    alone_rss = proc_status_kib(server.pid, "VmHWM") / 1024
+    # The storm: warm it up, then measure GET and verify over the same seconds.
+    if args.warmup > 0:
+        finish(storm(args.warmup))
+    reset_peak_rss(server.pid)
+    non2xx_before = server.non_2xx_by_route()
+    cpu_before = proc_cpu_ticks(server.pid)
+    verifying = storm(args.duration)
+    during = run_wrk(args, server, token, ids_file, args.duration, 0, connections=readers)
+    verified = finish(verifying)
+    cpu_after = proc_cpu_ticks(server.pid)
+    non2xx_after = server.non_2xx_by_route()
+    peak = proc_status_kib(server.pid, "VmHWM") / 1024
+
+    def rate(r):
+        return r["requests"] / (r["duration_us"] / 1e6)
+
+    row = {
+        "scenario": "verify-storm",
+        "readers": readers,
+        "verifiers": 64,
+        "get_alone_rps": rate(alone),
+        "get_alone_p99_ms": alone["p99_us"] / 1000,
+        "get_storm_rps": rate(during),
+        "get_storm_p50_ms": during["p50_us"] / 1000,
+        "get_storm_p99_ms": during["p99_us"] / 1000,
+        "verify_rps": rate(verified),
+        "verify_p50_ms": verified["p50_us"] / 1000,
+        "verify_p99_ms": verified["p99_us"] / 1000,
+        "verify_non_2xx": verified["errors_status"],
+        "get_storm_non_2xx": during["errors_status"],
+        "non_2xx_server": (None if non2xx_before is None or non2xx_after is None
+                           else non2xx_after - non2xx_before),
+        "socket_errors": sum(r[k] for r in (during, verified) for k in
+                             ("errors_connect", "errors_read", "errors_write", "errors_timeout")),
+        "server_cpu_cores": (cpu_after - cpu_before) / CLK_TCK / (during["duration_us"] / 1e6),
+        "peak_rss_mib_alone": alone_rss,
+        "peak_rss_mib": peak,
+        "hashing_concurrency": len(os.sched_getaffinity(0)),
+        "rss_aim_mib": 30 + 19 * len(os.sched_getaffinity(0)),
+        # For the common report's columns (the GETs during the storm; CPU over all requests):
+        "rps": rate(during),
+        "p50_ms": during["p50_us"] / 1000,
+        "p90_ms": during["p90_us"] / 1000,
+        "p99_ms": during["p99_us"] / 1000,
+        "server_cpu_us_per_req": (cpu_after - cpu_before) / CLK_TCK * 1e6
+        / max(during["requests"] + verified["requests"], 1),
+        "db_cpu_us_per_req": None,
+        "non_2xx_wrk": during["errors_status"] + verified["errors_status"],
+    }
+    log(f"  verify-storm: GET alone {row['get_alone_rps']:.0f} req/s p99 "
+        f"{row['get_alone_p99_ms']:.2f} ms; during the storm {row['get_storm_rps']:.0f} req/s "
+        f"p99 {row['get_storm_p99_ms']:.2f} ms; verifications {row['verify_rps']:.1f}/s p99 "
+        f"{row['verify_p99_ms']:.1f} ms, non-2xx {row['non_2xx_wrk']}/{row['non_2xx_server']}; "
+        f"peak RSS {peak:.1f} MiB (aim < {row['rss_aim_mib']} MiB)")
+    return row
 
 
 def measured_run(args, server, db, token, ids_file, name, put_percent, delay_ms=0.0,
@@ -622,6 +748,8 @@ def run_scenarios(args, server, db, token, ids_file, tag=""):
             runs.append(measured_run(args, server, db, token, ids_file, "put", 100, tag=tag))
         elif name == "mix":
             runs.append(measured_run(args, server, db, token, ids_file, "mix", 10, tag=tag))
+        elif name == "verify-storm":
+            runs.append(verify_storm(args, server, db, token, ids_file))
         elif name == "get70":
             if get_row is None:
                 raise SystemExit("get70 needs the get scenario before it")
@@ -914,6 +1042,25 @@ def report(args, results, info):
                 f"throughput x{g1['rps'] / g0['rps']:.2f}, p99 x{g1['p99_ms'] / g0['p99_ms']:.2f} "
                 f"(wrk's own CPU/request {g0['wrk_cpu_us_per_req']:.0f} -> "
                 f"{g1['wrk_cpu_us_per_req']:.0f} us: it shares the cores)")
+    storms = [(res, r) for res in results for r in res["runs"] if r["scenario"] == "verify-storm"]
+    if storms:
+        lines.append("")
+        lines.append("verify-storm: special-treatment GET (closed loop) alone, then while 64 "
+                     "connections verify credentials (one Argon2id hash each, m=19 MiB t=2 p=1; "
+                     f"at most {storms[0][1]['hashing_concurrency']} at a time, one per core)")
+        lines.append("")
+        lines.append("| db | GET conns | GET alone req/s | GET alone p99 ms | GET in storm req/s "
+                     "| GET in storm p99 ms | verifications/s | verify p50 ms | verify p99 ms "
+                     "| non-2xx | peak RSS MiB (aim) |")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for res, r in storms:
+            lines.append(
+                f"| {res['db']} | {r['readers']} | {r['get_alone_rps']:.0f} "
+                f"| {r['get_alone_p99_ms']:.2f} | {r['get_storm_rps']:.0f} "
+                f"| {r['get_storm_p99_ms']:.2f} | {r['verify_rps']:.1f} "
+                f"| {r['verify_p50_ms']:.1f} | {r['verify_p99_ms']:.1f} "
+                f"| {r['non_2xx_wrk'] + r['socket_errors']}/{fmt(r['non_2xx_server'], 'd')} "
+                f"| {r['peak_rss_mib']:.1f} (< {r['rss_aim_mib']}) |")
     lines.extend(reference_table(results))
     bad = [(res["db"], tag + r["scenario"]) for res in results
            for tag, runs in (("", res["runs"]), ("ref:", res.get("reference_runs", [])))
@@ -944,6 +1091,8 @@ def main():
                    help="comma-separated, run in this order: get, put, mix, get70 (needs get "
                         "before it), categories (also seeds categories and memberships)")
     p.add_argument("--seed-concurrency", type=int, default=32)
+    p.add_argument("--storm-readers", type=int, default=16,
+                   help="verify-storm: connections reading special treatment (closed loop)")
     p.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "customers-api"))
     p.add_argument("--servers", default="ours",
                    help="comma-separated: ours, reference (default ours). With reference, every "

@@ -65,6 +65,9 @@ scopes! {
     AccountsRead => "accounts:read", privileged: false;
     AccountsWrite => "accounts:write", privileged: false;
     AccountsReveal => "accounts:reveal", privileged: true;
+    CredentialsRead => "credentials:read", privileged: false;
+    CredentialsWrite => "credentials:write", privileged: false;
+    CredentialsVerify => "credentials:verify", privileged: true;
 }
 
 /// A [`Scopes`] set has one bit per scope, and room for the 16 of v1.1 and v1.2.

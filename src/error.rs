@@ -125,6 +125,10 @@ pub enum Error {
     /// A repository call ran past the statement timeout.
     #[error("repository call timed out")]
     Timeout,
+    /// Bounded work (hashing a secret) could not start in time: too many requests at once.
+    /// Answered `503 service_unavailable` with `Retry-After`, with this message.
+    #[error("{0}")]
+    Overloaded(&'static str),
     /// A bug or an unexpected failure: logged in full, answered without any detail.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -165,7 +169,7 @@ impl Error {
             Error::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
             Error::Conflict { .. } => ErrorCode::Conflict,
             Error::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
-            Error::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Error::Unavailable(_) | Error::Overloaded(_) => ErrorCode::ServiceUnavailable,
             Error::Timeout => ErrorCode::RepositoryTimeout,
             Error::Internal(_) => ErrorCode::InternalError,
         }
@@ -253,6 +257,7 @@ impl Error {
                 tracing::warn!(%request_id, %cause, "repository unavailable")
             }
             Error::Timeout => tracing::warn!(%request_id, "repository call timed out"),
+            Error::Overloaded(cause) => tracing::warn!(%request_id, %cause, "overloaded"),
             _ => {}
         }
     }

@@ -6,9 +6,12 @@ members, and delete a category (409 while it has members, 204 once it has none);
 list, patch, reveal (with the privileged token, CAPI_REVEAL_TOKEN) and delete an external
 account; then an identification process from creation to approval by a second principal (the
 creator's own decision is 403, four eyes), the customer's processes newest first and by
-status, a cancelled one, and an illegal transition (409 naming status)."""
+status, a cancelled one, and an illegal transition (409 naming status); then set, verify
+(right and wrong, with CAPI_VERIFY_TOKEN, which has the privileged credentials:verify) and
+reset a credential."""
 
 import os
+import secrets
 import sys
 import uuid
 
@@ -30,6 +33,12 @@ from customers_api_client.api.customer_identification_processes import (
     list_identification_processes,
     submit_identification_process,
 )
+from customers_api_client.api.customer_credentials import (
+    create_customer_credential,
+    get_customer_credential,
+    set_customer_credential_secret,
+    verify_customer_credential,
+)
 from customers_api_client.api.customers import create_customer, delete_customer, list_customers
 from customers_api_client.api.external_accounts import (
     create_external_account,
@@ -44,25 +53,32 @@ from customers_api_client.api.special_treatment import (
     set_customer_special_treatment,
 )
 from customers_api_client.models import (
-    Category,
-    CategoryDefinition,
-    CategoryPage,
     AccountKind,
     AccountScheme,
     AccountStatus,
+    Category,
+    CategoryDefinition,
+    CategoryPage,
+    CredentialStatus,
+    CredentialVerification,
+    CredentialVerificationResult,
+    Customer,
+    CustomerCategories,
+    CustomerCredential,
+    CustomerPage,
+    ErrorResponse,
     ExternalAccount,
     ExternalAccountIdentification,
     ExternalAccountPatch,
-    NewExternalAccount,
-    Customer,
-    CustomerCategories,
-    CustomerPage,
-    ErrorResponse,
     IdentificationMethod,
     IdentificationProcess,
     IdentificationProcessPage,
     IdentificationStatus,
+    NewCredentialSecret,
     NewCustomer,
+    NewCustomerCredential,
+    NewCustomerCredentialType,
+    NewExternalAccount,
     NewIdentificationProcess,
     SpecialTreatmentValues,
 )
@@ -197,6 +213,57 @@ def main() -> None:
     )
     check(removed.status_code == 204, "account deleted (204)")
     identification(client, org, external_id)
+    # Credentials: set a password, verify right and wrong (privileged token), reset it.
+    channel = AuthenticatedClient(
+        base_url=os.environ.get("CAPI_URL", "http://127.0.0.1:8080"),
+        token=os.environ["CAPI_VERIFY_TOKEN"],
+        raise_on_unexpected_status=True,
+    )
+    secret = f"py-{secrets.token_urlsafe(16)}"
+    created_cred = create_customer_credential.sync_detailed(
+        org_id=org,
+        customer_id=customer.id,
+        client=client,
+        body=NewCustomerCredential(type_=NewCustomerCredentialType.PASSWORD, secret=secret, label="Python SDK"),
+    )
+    check(created_cred.status_code == 201, "credential set (201)")
+    credential = created_cred.parsed
+    check(isinstance(credential, CustomerCredential), "the body parses as CustomerCredential")
+    assert isinstance(credential, CustomerCredential)
+    check(credential.status == CredentialStatus.ACTIVE and credential.failed_attempts == 0, "active, no failures")
+    check(secret not in created_cred.content.decode(), "the answer holds no secret")
+
+    def verify(with_secret: str) -> CredentialVerificationResult:
+        result = verify_customer_credential.sync(
+            org_id=org,
+            customer_id=customer.id,
+            credential_id=credential.id,
+            client=channel,
+            body=CredentialVerification(secret=with_secret),
+        )
+        assert isinstance(result, CredentialVerificationResult)
+        return result
+
+    check(verify(secret).valid is True, "the right secret verifies")
+    wrong = verify(secret + "x")
+    check(wrong.valid is False and wrong.status == CredentialStatus.ACTIVE, "a wrong one does not")
+    counted = get_customer_credential.sync(
+        org_id=org, customer_id=customer.id, credential_id=credential.id, client=client
+    )
+    check(isinstance(counted, CustomerCredential) and counted.failed_attempts == 1, "the failure is counted")
+
+    new_secret = secret + "-new"
+    reset = set_customer_credential_secret.sync_detailed(
+        org_id=org,
+        customer_id=customer.id,
+        credential_id=credential.id,
+        client=client,
+        body=NewCredentialSecret(secret=new_secret, must_change=True),
+    )
+    check(reset.status_code == 204, "secret reset (204)")
+    after = verify(new_secret)
+    check(after.valid is True and after.must_change is True, "the new secret verifies, must_change set")
+    check(verify(secret).valid is False, "the old secret no longer verifies")
 
     deleted = delete_customer.sync_detailed(org_id=org, customer_id=customer.id, client=client)
     check(deleted.status_code == 204, "customer deleted (204)")

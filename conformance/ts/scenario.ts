@@ -6,7 +6,8 @@
 // the privileged token, CAPI_REVEAL_TOKEN) and delete an external account; then an
 // identification process from creation to approval by a second principal (the creator's own
 // decision is 403, four eyes), the customer's processes newest first and by status, a
-// cancelled one, and an illegal transition (409 naming status). Any mismatch between spec and
+// cancelled one, and an illegal transition (409 naming status); then set, verify (right and
+// wrong, with CAPI_VERIFY_TOKEN) and reset a credential. Any mismatch between spec and
 // server fails here.
 import createClient from "openapi-fetch";
 import type { components, paths } from "./generated/schema.js";
@@ -360,6 +361,55 @@ check(
 );
 const kycDeleted = await client.DELETE("/v1/organizations/{org_id}/customers/{customer_id}", { params: { path: kycPath } });
 check(kycDeleted.response.status === 204, "a customer whose processes are all finished is deleted (204)");
+
+// Credentials: staff set a password, a channel (privileged token) verifies right and wrong,
+// staff reset it. The secret is random: it exists only in this process.
+const verifyToken = process.env.CAPI_VERIFY_TOKEN;
+if (!verifyToken) throw new Error("CAPI_VERIFY_TOKEN is not set");
+const channel = createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${verifyToken}` } });
+const secret = `ts-${Math.random().toString(36).slice(2)}-${Date.now()}`;
+const credentials = "/v1/organizations/{org_id}/customers/{customer_id}/credentials";
+const setCred = await client.POST(credentials, {
+  params: { path },
+  body: { type: "password", secret, label: "TypeScript SDK" },
+});
+check(setCred.response.status === 201 && setCred.data !== undefined, "credential set (201)");
+const credential = setCred.data;
+check(
+  credential.type === "password" && credential.status === "active" && credential.failed_attempts === 0,
+  "credential body is typed (type, status, failed_attempts)",
+);
+check(!JSON.stringify(credential).includes(secret), "the answer holds no secret");
+const credPath = { ...path, credential_id: credential.id };
+const verifyPath = "/v1/organizations/{org_id}/customers/{customer_id}/credentials/{credential_id}/verify";
+const right = await channel.POST(verifyPath, { params: { path: credPath }, body: { secret } });
+check(right.data?.valid === true && right.data.status === "active", "the right secret verifies");
+const wrong = await channel.POST(verifyPath, { params: { path: credPath }, body: { secret: `${secret}x` } });
+check(wrong.data?.valid === false && wrong.data.status === "active", "a wrong secret does not");
+const counted = await client.GET("/v1/organizations/{org_id}/customers/{customer_id}/credentials/{credential_id}", {
+  params: { path: credPath },
+});
+check(counted.data?.failed_attempts === 1, "the failure is counted");
+const verifyRefused = await client.POST(verifyPath, { params: { path: credPath }, body: { secret } });
+check(verifyRefused.response.status === 403 && verifyRefused.error?.code === "forbidden", "the default token cannot verify (403)");
+const newSecret = `${secret}-new`;
+const reset = await client.PUT("/v1/organizations/{org_id}/customers/{customer_id}/credentials/{credential_id}/secret", {
+  params: { path: credPath },
+  body: { secret: newSecret, must_change: true },
+});
+check(reset.response.status === 204, "secret reset (204)");
+const afterReset = await channel.POST(verifyPath, { params: { path: credPath }, body: { secret: newSecret } });
+check(
+  afterReset.data?.valid === true && afterReset.data.must_change === true,
+  "the new secret verifies, must_change set",
+);
+const old = await channel.POST(verifyPath, { params: { path: credPath }, body: { secret } });
+check(old.data?.valid === false, "the old secret no longer verifies");
+const listedCreds = await client.GET(credentials, { params: { path } });
+check(
+  listedCreds.data?.items.length === 1 && listedCreds.data.items[0]?.failed_attempts === 1 && listedCreds.data.next_cursor === null,
+  "listed (listCustomerCredentials)",
+);
 
 const deleted = await client.DELETE("/v1/organizations/{org_id}/customers/{customer_id}", { params: { path } });
 check(deleted.response.status === 204, "customer deleted (204)");

@@ -58,7 +58,7 @@ try {
   await page.waitForSelector("#operations-Special_Treatment-getCustomerSpecialTreatment", { timeout: 30000 });
   const shown = await page.locator("h3.opblock-tag").evaluateAll((tags) => tags.map((t) => t.dataset.tag));
   const documented = (await (await fetch(`${base}/openapi.json`)).json()).tags.map((t) => t.name);
-  const expected = ["External Accounts", "Customers", "Categories", "Special Treatment", "Customer Identification Processes", "Service"];
+  const expected = ["External Accounts", "Customers", "Categories", "Special Treatment", "Customer Credentials", "Customer Identification Processes", "Service"];
   check(
     JSON.stringify(documented) === JSON.stringify(expected),
     `the document's tags are in navigation order: ${documented.join(", ")}`,

@@ -13,10 +13,13 @@
 //!
 //! `external_accounts` hangs on `customers` by a foreign key with `ON DELETE CASCADE`: deleting a
 //! customer deletes its accounts in the same statement.
+//!
+//! Credentials (`customer_credentials`) hold an Argon2id hash of each secret, never the secret.
 
 pub mod category;
 pub mod customer;
 pub mod customer_category;
+pub mod customer_credential;
 pub mod external_account;
 pub mod identification_process;
 

@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod categories;
+pub mod credentials;
 pub mod cursor;
 pub mod customers;
 pub mod errors;
@@ -57,6 +58,11 @@ pub enum ApiTags {
     /// change how the organization must deal with a customer.
     #[oai(rename = "Special Treatment")]
     SpecialTreatment,
+    /// Customer credentials: each customer's password and PIN for the organization's
+    /// channels, set and reset by staff and verified by the channels. Secrets are stored as
+    /// Argon2id hashes and never returned.
+    #[oai(rename = "Customer Credentials")]
+    CustomerCredentials,
     /// Customer identification processes (KYC): each records one identity-verification run
     /// of a customer (method, provider reference, status, decision); a retry is a new process.
     /// No documents, images or ID numbers are stored, only references. At most one process
@@ -94,6 +100,7 @@ pub const OPERATION_ERRORS: &[&[errors::OperationErrors]] = &[
     accounts::ERRORS,
     categories::ERRORS,
     special_treatment::ERRORS,
+    credentials::ERRORS,
     identification::ERRORS,
     service::ERRORS,
 ];
@@ -103,6 +110,7 @@ pub type Api = (
     accounts::AccountsApi,
     categories::CategoriesApi,
     special_treatment::SpecialTreatmentApi,
+    credentials::CredentialsApi,
     identification::IdentificationApi,
     service::ServiceApi,
 );
@@ -141,6 +149,7 @@ pub fn service(repo: Repository) -> OpenApiService<Api, ()> {
         accounts::AccountsApi { repo: repo.clone() },
         categories::CategoriesApi { repo: repo.clone() },
         special_treatment::SpecialTreatmentApi { repo: repo.clone() },
+        credentials::CredentialsApi::new(repo.clone()),
         identification::IdentificationApi {
             kyc: crate::service::identification::Identification::new(repo.clone()),
         },

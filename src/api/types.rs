@@ -27,6 +27,7 @@ use crate::domain::{
         IDENTIFICATION_PATTERN, Kind, NICKNAME, Scheme, Status,
     },
     category::{self, DESCRIPTION, KEY_MAX_CHARS, KEY_PATTERN, MAX_KEYS, NAME},
+    credential::{self, LABEL, SECRET_MAX_CHARS, SECRET_MIN_CHARS},
     customer::{self, DISPLAY_NAME, EXTERNAL_ID},
     identification::{
         self as kyc, EXPIRES_IN_DEFAULT_S, EXPIRES_IN_MAX_S, EXPIRES_IN_MIN_S, PROVIDER,
@@ -46,6 +47,10 @@ pub const CLOSED_SCHEMAS: &[&str] = &[
     "IdentificationRejection",
     "NewExternalAccount",
     "ExternalAccountPatch",
+    "NewCustomerCredential",
+    "NewCredentialSecret",
+    "CustomerCredentialPatch",
+    "CredentialVerification",
 ];
 
 /// `org_id`: an organization name.
@@ -605,6 +610,328 @@ impl CustomerCategories {
 }
 
 named_schema!(CustomerCategories, "CustomerCategories");
+
+/// What a credential is for: a `password` (online channels) or a `pin` (phone line, cards).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "lowercase")]
+pub enum CredentialType {
+    Password,
+    Pin,
+}
+
+impl From<credential::CredentialType> for CredentialType {
+    fn from(kind: credential::CredentialType) -> Self {
+        match kind {
+            credential::CredentialType::Password => CredentialType::Password,
+            credential::CredentialType::Pin => CredentialType::Pin,
+        }
+    }
+}
+
+/// A credential's state: `active` verifies with the right secret; `disabled` (set by staff)
+/// and `locked` (after five consecutive failed verifications) never verify.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "lowercase")]
+pub enum CredentialStatus {
+    Active,
+    Disabled,
+    Locked,
+}
+
+impl From<credential::CredentialStatus> for CredentialStatus {
+    fn from(status: credential::CredentialStatus) -> Self {
+        match status {
+            credential::CredentialStatus::Active => CredentialStatus::Active,
+            credential::CredentialStatus::Disabled => CredentialStatus::Disabled,
+            credential::CredentialStatus::Locked => CredentialStatus::Locked,
+        }
+    }
+}
+
+/// The `secret` property: write-only, never in an answer.
+fn secret_schema(description: &'static str) -> MetaSchema {
+    MetaSchema {
+        description: Some(description),
+        format: Some("password"),
+        write_only: true,
+        min_length: Some(SECRET_MIN_CHARS),
+        max_length: Some(SECRET_MAX_CHARS),
+        ..MetaSchema::new("string")
+    }
+}
+
+const SECRET_RULE: &str = "The secret: a password is 12-128 characters (Unicode scalar values; any \
+     characters, white space included); a PIN is 4-8 digits (`^[0-9]{4,8}$`). Stored only as an \
+     Argon2id hash; never returned, logged or echoed in an error.";
+
+fn must_change_schema() -> MetaSchema {
+    MetaSchema {
+        description: Some(
+            "Whether the customer must choose a new secret at next use (channels read it from \
+             the verification's answer). Absent or null: false.",
+        ),
+        nullable: true,
+        ..MetaSchema::new("boolean")
+    }
+}
+
+fn label_schema(description: &'static str) -> MetaSchema {
+    MetaSchema {
+        description: Some(description),
+        nullable: true,
+        ..text_schema(LABEL)
+    }
+}
+
+/// The body of `createCustomerCredential`.
+pub struct NewCustomerCredential;
+
+impl NewCustomerCredential {
+    fn schema(_: &mut Registry) -> MetaSchema {
+        let kind = MetaSchema {
+            description: Some(
+                "`password` or `pin`. A customer has at most one credential of each type.",
+            ),
+            enum_items: vec![json!("password"), json!("pin")],
+            ..MetaSchema::new("string")
+        };
+        MetaSchema {
+            title: Some("NewCustomerCredential".to_owned()),
+            description: Some("A credential to set for a customer."),
+            required: vec!["type", "secret"],
+            properties: closed_properties(
+                credential::NewCredential::FIELDS,
+                vec![
+                    ("type", kind),
+                    ("secret", secret_schema(SECRET_RULE)),
+                    (
+                        "label",
+                        label_schema(
+                            "What the credential is for, to show to staff: 1-64 characters, no \
+                             control characters, no white space at either end. Absent or null: \
+                             none.",
+                        ),
+                    ),
+                    ("must_change", must_change_schema()),
+                ],
+            ),
+            // A placeholder, never a real secret (it fits the password rule, so tools that
+            // send the example get a 201).
+            example: Some(json!({
+                "type": "password",
+                "secret": "<the customer's password>",
+                "label": "Online banking",
+                "must_change": true
+            })),
+            ..MetaSchema::new("object")
+        }
+    }
+}
+
+named_schema!(NewCustomerCredential, "NewCustomerCredential");
+
+/// The body of `setCustomerCredentialSecret`.
+pub struct NewCredentialSecret;
+
+impl NewCredentialSecret {
+    fn schema(_: &mut Registry) -> MetaSchema {
+        MetaSchema {
+            title: Some("NewCredentialSecret".to_owned()),
+            description: Some(
+                "A new secret for a credential, by the rule of the credential's type.",
+            ),
+            required: vec!["secret"],
+            properties: closed_properties(
+                credential::NewSecret::FIELDS,
+                vec![
+                    ("secret", secret_schema(SECRET_RULE)),
+                    ("must_change", must_change_schema()),
+                ],
+            ),
+            example: Some(json!({"secret": "<the new password>", "must_change": true})),
+            ..MetaSchema::new("object")
+        }
+    }
+}
+
+named_schema!(NewCredentialSecret, "NewCredentialSecret");
+
+/// The body of `updateCustomerCredential`: a JSON merge patch.
+pub struct CustomerCredentialPatch;
+
+impl CustomerCredentialPatch {
+    fn schema(_: &mut Registry) -> MetaSchema {
+        let status = MetaSchema {
+            description: Some(
+                "`active` or `disabled`. A locked credential is unlocked only by a new secret: \
+                 a status on it is `409`.",
+            ),
+            enum_items: vec![json!("active"), json!("disabled")],
+            ..MetaSchema::new("string")
+        };
+        MetaSchema {
+            title: Some("CustomerCredentialPatch".to_owned()),
+            description: Some(
+                "A JSON merge patch (RFC 7396) of a credential: an absent field is unchanged.",
+            ),
+            properties: closed_properties(
+                credential::CredentialPatch::FIELDS,
+                vec![
+                    (
+                        "label",
+                        label_schema(
+                            "The new label (1-64 characters, no control characters, no white \
+                             space at either end), or null to clear it.",
+                        ),
+                    ),
+                    ("status", status),
+                ],
+            ),
+            example: Some(json!({"status": "disabled"})),
+            ..MetaSchema::new("object")
+        }
+    }
+}
+
+named_schema!(CustomerCredentialPatch, "CustomerCredentialPatch");
+
+/// The body of `verifyCustomerCredential`.
+pub struct CredentialVerification;
+
+impl CredentialVerification {
+    fn schema(_: &mut Registry) -> MetaSchema {
+        MetaSchema {
+            title: Some("CredentialVerification".to_owned()),
+            description: Some("A secret a customer typed, to check."),
+            required: vec!["secret"],
+            properties: closed_properties(
+                credential::VerifyAttempt::FIELDS,
+                vec![(
+                    "secret",
+                    MetaSchema {
+                        description: Some(
+                            "What the customer typed. Any string: one that does not fit the \
+                             credential's type is a wrong secret, and counts as one.",
+                        ),
+                        format: Some("password"),
+                        write_only: true,
+                        ..MetaSchema::new("string")
+                    },
+                )],
+            ),
+            example: Some(json!({"secret": "<what the customer typed>"})),
+            ..MetaSchema::new("object")
+        }
+    }
+}
+
+named_schema!(CredentialVerification, "CredentialVerification");
+
+/// A customer's credential: never its secret, its hash or the hash's parameters.
+#[derive(Object)]
+#[oai(example)]
+pub struct CustomerCredential {
+    /// Server-assigned identifier.
+    pub id: Uuid,
+    // No doc comment on an enum field: poem-openapi would wrap the `$ref` in an `allOf` with
+    // the description, which openapi-python-client refuses for a non-object. The enum's own
+    // schema describes it.
+    #[oai(rename = "type")]
+    pub kind: CredentialType,
+    /// What the credential is for, or null.
+    pub label: Nullable<String>,
+    pub status: CredentialStatus,
+    /// Whether the customer must choose a new secret at next use.
+    pub must_change: bool,
+    /// Consecutive failed verifications since the last right one or the last new secret; the
+    /// fifth locks the credential.
+    pub failed_attempts: i32,
+    /// When the credential was created.
+    pub created_at: DateTime<Utc>,
+    /// When the credential last changed (a new secret, label or status, a verification that
+    /// changed the count).
+    pub updated_at: DateTime<Utc>,
+    /// When its secret was last set.
+    pub last_changed_at: DateTime<Utc>,
+}
+
+impl From<credential::Credential> for CustomerCredential {
+    fn from(c: credential::Credential) -> Self {
+        CustomerCredential {
+            id: c.id,
+            kind: c.kind.into(),
+            label: Nullable(c.label),
+            status: c.status.into(),
+            must_change: c.must_change,
+            failed_attempts: c.failed_attempts,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            last_changed_at: c.last_changed_at,
+        }
+    }
+}
+
+impl Example for CustomerCredential {
+    fn example() -> Self {
+        let at = DateTime::parse_from_rfc3339("2026-12-02T10:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        CustomerCredential {
+            id: Uuid::from_u128(0x019ade40_2c1a_7f3b_8e21_6a4c9d0b1e27),
+            kind: CredentialType::Pin,
+            label: Nullable(Some("Phone banking".to_owned())),
+            status: CredentialStatus::Active,
+            must_change: true,
+            failed_attempts: 0,
+            created_at: at,
+            updated_at: at,
+            last_changed_at: at,
+        }
+    }
+}
+
+/// A customer's credentials (at most one per type), in id order: one page, always the last.
+#[derive(Object)]
+#[oai(example)]
+pub struct CustomerCredentialPage {
+    /// The customer's credentials.
+    pub items: Vec<CustomerCredential>,
+    /// Always null: a customer's credentials fit in one page.
+    pub next_cursor: Nullable<String>,
+}
+
+impl Example for CustomerCredentialPage {
+    fn example() -> Self {
+        CustomerCredentialPage {
+            items: vec![CustomerCredential::example()],
+            next_cursor: Nullable(None),
+        }
+    }
+}
+
+/// What a verification found: `valid`, and the credential's `status` after this verification
+/// (`locked` already on the fifth consecutive failure) and `must_change`.
+#[derive(Object)]
+#[oai(example)]
+pub struct CredentialVerificationResult {
+    /// True only for an `active` credential and the right secret.
+    pub valid: bool,
+    // Its status after this verification (`locked` already on the fifth consecutive
+    // failure): said in the struct's description (see `CustomerCredential::kind`).
+    pub status: CredentialStatus,
+    /// Whether the customer must choose a new secret.
+    pub must_change: bool,
+}
+
+impl Example for CredentialVerificationResult {
+    fn example() -> Self {
+        CredentialVerificationResult {
+            valid: true,
+            status: CredentialStatus::Active,
+            must_change: false,
+        }
+    }
+}
 
 /// How a customer's identity is verified.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,6 +11,7 @@
 
 pub mod account;
 pub mod category;
+pub mod credential;
 pub mod customer;
 pub mod identification;
 pub mod special_treatment;
@@ -29,6 +30,11 @@ impl Violations {
             field: field.into(),
             message: message.into(),
         });
+    }
+
+    /// Whether a rule on `field` is already broken.
+    pub fn names(&self, field: &str) -> bool {
+        self.0.iter().any(|e| e.field == field)
     }
 
     /// `Ok(value)` when no rule was broken, else a 400 naming every offending field.

@@ -21,6 +21,7 @@ pub mod accounts;
 mod breaker;
 mod calls;
 pub mod categories;
+pub mod credentials;
 pub mod customers;
 mod db;
 mod errors;
@@ -56,6 +57,8 @@ pub struct Repository {
     calls: Arc<AtomicUsize>,
     /// The bound on one call (see [`RepoSettings::call_guard`]).
     call_guard: Duration,
+    /// `DB_ACQUIRE_TIMEOUT_MS`: also how long other bounded work may wait for its turn.
+    acquire_timeout: Duration,
     special_treatment: Arc<SpecialTreatmentStore>,
 }
 
@@ -84,6 +87,7 @@ impl Repository {
             pools,
             calls: Arc::default(),
             call_guard: settings.call_guard(),
+            acquire_timeout: settings.acquire_timeout,
             special_treatment: Arc::new(special_treatment),
         })
     }
@@ -99,6 +103,11 @@ impl Repository {
         self.breaker.shut_down();
         self.special_treatment.close();
         self.pools.close().await
+    }
+
+    /// How long a request may wait for a database connection (`DB_ACQUIRE_TIMEOUT_MS`).
+    pub fn acquire_timeout(&self) -> Duration {
+        self.acquire_timeout
     }
 
     pub fn backend(&self) -> DbBackend {
@@ -118,6 +127,7 @@ impl Repository {
             breaker: Arc::new(Breaker::new(Duration::from_secs(1), 1)),
             calls: Arc::default(),
             call_guard: Duration::from_secs(1),
+            acquire_timeout: Duration::from_secs(1),
             special_treatment: Arc::new(SpecialTreatmentStore::pools_only()),
         }
     }

@@ -8,7 +8,10 @@
 //! module takes domain values and the [`crate::repo::Repository`], and fails with
 //! [`crate::error::Error`]; it knows nothing about HTTP.
 //!
+//! - [`credentials`]: hashing and verifying customers' secrets (Argon2id, bounded, off the
+//!   async workers), and verification's counting and locking.
 //! - [`identification`]: identification processes: the state machine, expiry against an
 //!   injectable [`identification::Clock`], four eyes.
 
+pub mod credentials;
 pub mod identification;

@@ -27,8 +27,8 @@ use serde_json::{Value, json};
 
 use crate::{
     client::{
-        ApiClient, customer_path, customers_path, expect_status, new_account_body,
-        special_treatment_path,
+        ApiClient, credentials_path, customer_path, customers_path, expect_status,
+        new_account_body, special_treatment_path,
     },
     helpers::{ALL_SCOPES, DEFAULT_SCOPES, ORG, SECRET, TestApp, assert_error, spawn_app_with},
     process::ServerProcess,
@@ -347,7 +347,89 @@ const MATRIX: &[Entry] = &[
         body: Body::None,
         effect: Effect::None,
     },
+    Entry {
+        operation_id: "listCustomerCredentials",
+        scope: "credentials:read",
+        success: StatusCode::OK,
+        params: &[("customer_id", Param::Customer)],
+        query: Query::None,
+        body: Body::None,
+        effect: Effect::None,
+    },
+    Entry {
+        operation_id: "createCustomerCredential",
+        scope: "credentials:write",
+        success: StatusCode::CREATED,
+        params: &[("customer_id", Param::Customer)],
+        query: Query::None,
+        body: Body::NewCredential,
+        effect: Effect::CreatesCredential,
+    },
+    Entry {
+        operation_id: "getCustomerCredential",
+        scope: "credentials:read",
+        success: StatusCode::OK,
+        params: &[
+            ("customer_id", Param::Customer),
+            ("credential_id", Param::Credential),
+        ],
+        query: Query::None,
+        body: Body::None,
+        effect: Effect::None,
+    },
+    Entry {
+        operation_id: "updateCustomerCredential",
+        scope: "credentials:write",
+        success: StatusCode::OK,
+        params: &[
+            ("customer_id", Param::Customer),
+            ("credential_id", Param::Credential),
+        ],
+        query: Query::None,
+        body: Body::CredentialPatch,
+        effect: Effect::DisablesCredential,
+    },
+    Entry {
+        operation_id: "deleteCustomerCredential",
+        scope: "credentials:write",
+        success: StatusCode::NO_CONTENT,
+        params: &[
+            ("customer_id", Param::Customer),
+            ("credential_id", Param::Credential),
+        ],
+        query: Query::None,
+        body: Body::None,
+        effect: Effect::DeletesCredential,
+    },
+    Entry {
+        operation_id: "setCustomerCredentialSecret",
+        scope: "credentials:write",
+        success: StatusCode::NO_CONTENT,
+        params: &[
+            ("customer_id", Param::Customer),
+            ("credential_id", Param::Credential),
+        ],
+        query: Query::None,
+        body: Body::NewSecret,
+        effect: Effect::SetsSecret,
+    },
+    // Privileged: not in the `token` command's default grant.
+    Entry {
+        operation_id: "verifyCustomerCredential",
+        scope: "credentials:verify",
+        success: StatusCode::OK,
+        params: &[
+            ("customer_id", Param::Customer),
+            ("credential_id", Param::Credential),
+        ],
+        query: Query::None,
+        body: Body::WrongSecret,
+        effect: Effect::CountsFailure,
+    },
 ];
+
+/// The fixture credential's type and secret (a password).
+const FIXTURE_SECRET: &str = "fixture password 1";
 
 /// The `sub` of the principal that creates the identification processes the matrix acts on:
 /// not the matrix tokens' "tester", so that four eyes lets them decide.
@@ -368,6 +450,8 @@ enum Param {
     PendingProcess,
     /// An account of the call's customer (the parameter before it).
     Account,
+    /// A password credential of the call's customer (the parameter before it).
+    Credential,
 }
 
 /// The query string an operation needs.
@@ -392,9 +476,11 @@ impl Param {
     /// A well-formed value that names nothing.
     fn missing(self) -> String {
         match self {
-            Param::Customer | Param::Process | Param::PendingProcess | Param::Account => {
-                uuid::Uuid::now_v7().to_string()
-            }
+            Param::Customer
+            | Param::Process
+            | Param::PendingProcess
+            | Param::Account
+            | Param::Credential => uuid::Uuid::now_v7().to_string(),
             Param::Category | Param::NewCategory => fresh_category_key(),
         }
     }
@@ -425,6 +511,14 @@ enum Body {
     NewAccount,
     /// `ExternalAccountPatch` disabling the account.
     AccountPatch,
+    /// `NewCustomerCredential`: a PIN (the fixture customer has none).
+    NewCredential,
+    /// `CustomerCredentialPatch` disabling the credential.
+    CredentialPatch,
+    /// `NewCredentialSecret` with another password.
+    NewSecret,
+    /// `CredentialVerification` with a wrong secret.
+    WrongSecret,
 }
 
 /// What a successful call changes, so what a refused one must not have.
@@ -453,6 +547,16 @@ enum Effect {
     UpdatesAccount,
     /// Deletes the fixture account.
     DeletesAccount,
+    /// Creates a credential for the fixture customer (none before).
+    CreatesCredential,
+    /// Disables the fixture credential.
+    DisablesCredential,
+    /// Deletes the fixture credential.
+    DeletesCredential,
+    /// Sets a new secret on the fixture credential.
+    SetsSecret,
+    /// Counts a failed verification of the fixture credential.
+    CountsFailure,
 }
 
 /// A bearer-secured operation of the served spec, with its matrix entry.
@@ -538,6 +642,10 @@ impl Fixture {
             Body::IdentificationRejection => Some(json!({ "reason": "fixture_reason" })),
             Body::NewAccount => Some(new_account_body(&self.new_external_id)),
             Body::AccountPatch => Some(json!({ "status": "disabled" })),
+            Body::NewCredential => Some(json!({"type": "pin", "secret": "2468"})),
+            Body::CredentialPatch => Some(json!({"status": "disabled"})),
+            Body::NewSecret => Some(json!({"secret": "another fixture password"})),
+            Body::WrongSecret => Some(json!({"secret": "not the fixture password"})),
         }
     }
 
@@ -770,6 +878,14 @@ impl Server {
                     process
                 }
                 Param::Account => self.admin.new_account(org, fixture.customer_id()).await,
+                Param::Credential => {
+                    let customer = fixture.customer_id().to_owned();
+                    let created = self
+                        .admin
+                        .new_credential(org, &customer, "password", FIXTURE_SECRET)
+                        .await;
+                    created["id"].as_str().unwrap().to_owned()
+                }
             };
             fixture.params.push((name, value));
         }
@@ -907,6 +1023,35 @@ impl Server {
                     .get_external_account(org, fixture.customer_id(), fixture.account_id())
                     .await;
                 let context = format!("{context}: the account is still there");
+                expect_status(resp, StatusCode::OK, &context).await;
+            }
+            Effect::CreatesCredential => {
+                let path = credentials_path(org, fixture.customer_id());
+                let page = self.admin.get_json(&path).await;
+                assert_eq!(page["items"], json!([]), "{context}: no credential created");
+            }
+            Effect::DisablesCredential | Effect::SetsSecret | Effect::CountsFailure => {
+                let credential = self
+                    .admin
+                    .credential(org, fixture.customer_id(), fixture.value("credential_id"))
+                    .await;
+                assert_eq!(credential["status"], "active", "{context}: {credential}");
+                assert_eq!(credential["failed_attempts"], 0, "{context}: {credential}");
+                assert_eq!(
+                    credential["last_changed_at"], credential["created_at"],
+                    "{context}: no new secret: {credential}"
+                );
+            }
+            Effect::DeletesCredential => {
+                let resp = self
+                    .admin
+                    .get_customer_credential(
+                        org,
+                        fixture.customer_id(),
+                        fixture.value("credential_id"),
+                    )
+                    .await;
+                let context = format!("{context}: the credential is still there");
                 expect_status(resp, StatusCode::OK, &context).await;
             }
             Effect::None => {}
@@ -1228,9 +1373,24 @@ fn the_matrix_refuses_an_uncovered_operation_a_wrong_scope_and_a_stale_row() {
         "/v1/organizations/{org_id}/customers/{customer_id}/accounts/{account_id}/identification": {
             "get": secured("revealExternalAccountIdentification", "Requires scope `accounts:reveal`.", "200"),
         },
+        "/v1/organizations/{org_id}/customers/{customer_id}/credentials": {
+            "get": secured("listCustomerCredentials", "Requires scope `credentials:read`.", "200"),
+            "post": secured("createCustomerCredential", "Requires scope `credentials:write`.", "201"),
+        },
+        "/v1/organizations/{org_id}/customers/{customer_id}/credentials/{credential_id}": {
+            "get": secured("getCustomerCredential", "Requires scope `credentials:read`.", "200"),
+            "patch": secured("updateCustomerCredential", "Requires scope `credentials:write`.", "200"),
+            "delete": secured("deleteCustomerCredential", "Requires scope `credentials:write`.", "204"),
+        },
+        "/v1/organizations/{org_id}/customers/{customer_id}/credentials/{credential_id}/secret": {
+            "put": secured("setCustomerCredentialSecret", "Requires scope `credentials:write`.", "204"),
+        },
+        "/v1/organizations/{org_id}/customers/{customer_id}/credentials/{credential_id}/verify": {
+            "post": secured("verifyCustomerCredential", "Requires scope `credentials:verify` (privileged).", "200"),
+        },
     });
     let operations = secured_operations(&spec(v1.clone())).expect("v1.1 is covered");
-    assert_eq!(operations.len(), 28);
+    assert_eq!(operations.len(), 35);
 
     v1[customer]["patch"] = secured("updateCustomer", "Requires scope `customers:write`.", "200");
     v1[customer]["get"]["description"] = json!("Requires scope `customers:write`.");
@@ -1884,10 +2044,25 @@ async fn the_token_command_grants_every_scope_but_the_privileged_ones_by_default
     server
         .assert_allowed(reveal, ORG, &revealer, "--scope accounts:reveal")
         .await;
+    let args = [
+        "--org",
+        ORG,
+        "--scope",
+        "credentials:read credentials:verify",
+    ];
+    let channel = mint(dir.path(), &args, &env).await;
+    let verify = server.operation("verifyCustomerCredential");
+    server
+        .assert_allowed(verify, ORG, &channel, "--scope credentials:verify")
+        .await;
 }
 
 /// Scopes the `token` command grants only when asked for by name.
-const PRIVILEGED: &[&str] = &["identification:review", "accounts:reveal"];
+const PRIVILEGED: &[&str] = &[
+    "identification:review",
+    "accounts:reveal",
+    "credentials:verify",
+];
 
 /// The mode bits of `path` and its trimmed content.
 fn secret_file(path: &Path) -> (u32, String) {

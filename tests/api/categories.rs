@@ -552,7 +552,7 @@ async fn a_v1_database_with_data_upgrades_in_place() {
     assert_eq!(
         applied(&connection).await,
         migration::Migrator::migrations().len() as i64,
-        "the later migrations (categories, identification processes) ran"
+        "every later migration ran"
     );
     let id = v1_id.to_string();
     let customer = app.api.customer(ORG, &id).await;

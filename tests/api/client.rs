@@ -137,6 +137,28 @@ pub fn new_account_body(external_id: &str) -> Value {
     })
 }
 
+/// `/v1/organizations/{org}/customers/{id}/credentials`: `listCustomerCredentials`,
+/// `createCustomerCredential`.
+pub fn credentials_path(org: &str, customer: &str) -> String {
+    format!("/v1/organizations/{org}/customers/{customer}/credentials")
+}
+
+/// `/v1/organizations/{org}/customers/{id}/credentials/{credential}`: `getCustomerCredential`,
+/// `updateCustomerCredential`, `deleteCustomerCredential`.
+pub fn credential_path(org: &str, customer: &str, credential: &str) -> String {
+    format!("/v1/organizations/{org}/customers/{customer}/credentials/{credential}")
+}
+
+/// `.../credentials/{credential}/secret`: `setCustomerCredentialSecret`.
+pub fn credential_secret_path(org: &str, customer: &str, credential: &str) -> String {
+    format!("{}/secret", credential_path(org, customer, credential))
+}
+
+/// `.../credentials/{credential}/verify`: `verifyCustomerCredential`.
+pub fn credential_verify_path(org: &str, customer: &str, credential: &str) -> String {
+    format!("{}/verify", credential_path(org, customer, credential))
+}
+
 /// A client of one server: its base URL, an HTTP client, and the `Authorization` header it
 /// sends.
 #[derive(Clone)]
@@ -646,6 +668,136 @@ impl ApiClient {
             .json()
             .await
             .expect("a page of accounts")
+    }
+
+    // --- Customer Credentials ---------------------------------------------------------------
+    // Context messages never include a body: bodies here carry secrets.
+
+    /// `listCustomerCredentials`: `GET .../customers/{id}/credentials`.
+    pub fn list_customer_credentials(&self, org: &str, customer: &str) -> Call {
+        self.call(Method::GET, &credentials_path(org, customer))
+    }
+
+    /// `createCustomerCredential`: `POST .../customers/{id}/credentials` with `body`.
+    pub fn create_customer_credential(&self, org: &str, customer: &str, body: &Value) -> Call {
+        Call(
+            self.request(Method::POST, &credentials_path(org, customer))
+                .json(body),
+        )
+    }
+
+    /// `getCustomerCredential`: `GET .../credentials/{credential}`.
+    pub fn get_customer_credential(&self, org: &str, customer: &str, credential: &str) -> Call {
+        self.call(Method::GET, &credential_path(org, customer, credential))
+    }
+
+    /// `updateCustomerCredential`: `PATCH .../credentials/{credential}` with `body`.
+    pub fn update_customer_credential(
+        &self,
+        org: &str,
+        customer: &str,
+        credential: &str,
+        body: &Value,
+    ) -> Call {
+        Call(
+            self.request(Method::PATCH, &credential_path(org, customer, credential))
+                .json(body),
+        )
+    }
+
+    /// `deleteCustomerCredential`: `DELETE .../credentials/{credential}`.
+    pub fn delete_customer_credential(&self, org: &str, customer: &str, credential: &str) -> Call {
+        self.call(Method::DELETE, &credential_path(org, customer, credential))
+    }
+
+    /// `setCustomerCredentialSecret`: `PUT .../credentials/{credential}/secret` with `body`.
+    pub fn set_customer_credential_secret(
+        &self,
+        org: &str,
+        customer: &str,
+        credential: &str,
+        body: &Value,
+    ) -> Call {
+        Call(
+            self.request(
+                Method::PUT,
+                &credential_secret_path(org, customer, credential),
+            )
+            .json(body),
+        )
+    }
+
+    /// `verifyCustomerCredential`: `POST .../credentials/{credential}/verify` with `body`.
+    pub fn verify_customer_credential(
+        &self,
+        org: &str,
+        customer: &str,
+        credential: &str,
+        body: &Value,
+    ) -> Call {
+        Call(
+            self.request(
+                Method::POST,
+                &credential_verify_path(org, customer, credential),
+            )
+            .json(body),
+        )
+    }
+
+    /// Creates a credential of `kind` with `secret` (`createCustomerCredential`, asserting
+    /// the 201); the credential.
+    pub async fn new_credential(
+        &self,
+        org: &str,
+        customer: &str,
+        kind: &str,
+        secret: &str,
+    ) -> Value {
+        let body = json!({ "type": kind, "secret": secret });
+        let resp = self.create_customer_credential(org, customer, &body).await;
+        let context = format!("createCustomerCredential {kind} for {customer} in {org}");
+        expect_status(resp, StatusCode::CREATED, &context)
+            .await
+            .json()
+            .await
+            .expect("a CustomerCredential")
+    }
+
+    /// `getCustomerCredential`, asserting the 200; the credential.
+    pub async fn credential(&self, org: &str, customer: &str, credential: &str) -> Value {
+        self.get_json(&credential_path(org, customer, credential))
+            .await
+    }
+
+    /// `verifyCustomerCredential` with `secret`, asserting the 200; the result.
+    pub async fn verify(&self, org: &str, customer: &str, credential: &str, secret: &str) -> Value {
+        let body = json!({ "secret": secret });
+        let resp = self
+            .verify_customer_credential(org, customer, credential, &body)
+            .await;
+        let context = format!("verifyCustomerCredential {credential} in {org}");
+        expect_status(resp, StatusCode::OK, &context)
+            .await
+            .json()
+            .await
+            .expect("a verification result")
+    }
+
+    /// Sets a new secret (`setCustomerCredentialSecret`, asserting the 204).
+    pub async fn set_secret(
+        &self,
+        org: &str,
+        customer: &str,
+        credential: &str,
+        secret: &str,
+        must_change: bool,
+    ) {
+        let body = json!({ "secret": secret, "must_change": must_change });
+        let resp = self
+            .set_customer_credential_secret(org, customer, credential, &body)
+            .await;
+        let context = format!("setCustomerCredentialSecret {credential} in {org}");
+        expect_status(resp, StatusCode::NO_CONTENT, &context).await;
     }
 
     // --- Probes ----------------------------------------------------------------------------

@@ -26,12 +26,13 @@ pub const ORG: &str = "acme";
 /// What the `token` command grants by default: every scope but the privileged ones.
 pub const DEFAULT_SCOPES: &str = "customers:read customers:write special-treatment:read \
      special-treatment:write categories:read categories:write identification:read \
-     identification:write accounts:read accounts:write";
-/// Every scope, the privileged ones (`identification:review`, `accounts:reveal`) included: what
-/// the suite's tokens carry unless a test says otherwise.
+     identification:write accounts:read accounts:write credentials:read credentials:write";
+/// Every scope, the privileged ones (`identification:review`, `accounts:reveal`,
+/// `credentials:verify`) included: what the suite's tokens carry unless a test says otherwise.
 pub const ALL_SCOPES: &str = "customers:read customers:write special-treatment:read \
      special-treatment:write categories:read categories:write identification:read \
-     identification:write accounts:read accounts:write identification:review accounts:reveal";
+     identification:write accounts:read accounts:write credentials:read credentials:write \
+     identification:review accounts:reveal credentials:verify";
 
 /// A running server and its database.
 pub struct TestApp {

@@ -13,6 +13,7 @@ mod auth;
 mod categories;
 mod client;
 mod connections;
+mod credentials;
 mod customers;
 mod errors;
 mod faults;

@@ -364,6 +364,36 @@ const EXPECTED_ERRORS: &[(&str, &[u16])] = &[
         "revealExternalAccountIdentification",
         &[400, 401, 403, 404, 500, 503, 504],
     ),
+    (
+        "listCustomerCredentials",
+        &[400, 401, 403, 404, 500, 503, 504],
+    ),
+    // 409: one credential per type per customer.
+    (
+        "createCustomerCredential",
+        &[400, 401, 403, 404, 409, 413, 500, 503, 504],
+    ),
+    (
+        "getCustomerCredential",
+        &[400, 401, 403, 404, 500, 503, 504],
+    ),
+    // 409: a status on a locked credential.
+    (
+        "updateCustomerCredential",
+        &[400, 401, 403, 404, 409, 413, 500, 503, 504],
+    ),
+    (
+        "deleteCustomerCredential",
+        &[400, 401, 403, 404, 500, 503, 504],
+    ),
+    (
+        "setCustomerCredentialSecret",
+        &[400, 401, 403, 404, 413, 500, 503, 504],
+    ),
+    (
+        "verifyCustomerCredential",
+        &[400, 401, 403, 404, 413, 500, 503, 504],
+    ),
     ("getHealth", &[]),
     ("getReadiness", &[500, 503, 504]),
 ];
@@ -435,6 +465,8 @@ fn each_operation_documents_exactly_the_errors_it_can_answer() {
             "rejectIdentificationProcess",
             "createExternalAccount",
             "updateExternalAccount",
+            "createCustomerCredential",
+            "updateCustomerCredential",
         ];
         for status in &documented {
             let possible = floor.contains(status)
@@ -605,6 +637,7 @@ fn tags_follow_the_original_documents_navigation_then_the_probes() {
             "Customers",
             "Categories",
             "Special Treatment",
+            "Customer Credentials",
             "Customer Identification Processes",
             "Service"
         ]
@@ -783,5 +816,43 @@ fn first_difference(a: &Value, b: &Value, at: String) -> String {
             .map(|(i, (p, q))| first_difference(p, q, format!("{at}/{i}")))
             .unwrap_or(at),
         _ => format!("{at}: {a} (YAML 1.1) vs {b} (JSON)"),
+    }
+}
+
+/// `secret` is write-only wherever a schema has it, no answer's schema has it, and the
+/// document holds no hash and no hash parameters (examples included).
+#[test]
+fn secrets_are_write_only_and_no_hash_is_documented() {
+    let doc = document();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let mut with_secret = vec![];
+    for (name, schema) in schemas {
+        if let Some(secret) = schema["properties"].get("secret") {
+            assert_eq!(secret["writeOnly"], true, "{name}.secret is writeOnly");
+            assert_eq!(secret["format"], "password", "{name}.secret");
+            with_secret.push(name.as_str());
+        }
+    }
+    with_secret.sort_unstable();
+    assert_eq!(
+        with_secret,
+        [
+            "CredentialVerification",
+            "NewCredentialSecret",
+            "NewCustomerCredential"
+        ]
+    );
+    for answer in ["CustomerCredential", "CredentialVerificationResult"] {
+        let properties = schemas[answer]["properties"].as_object().unwrap();
+        for field in properties.keys() {
+            assert!(
+                !field.contains("secret") && !field.contains("hash") && !field.contains("salt"),
+                "{answer} answers {field}"
+            );
+        }
+    }
+    let text = serde_json::to_string(&doc).unwrap();
+    for leak in ["$argon2", "m=19456"] {
+        assert!(!text.contains(leak), "the document mentions {leak}");
     }
 }
