@@ -1,13 +1,19 @@
 //! The client scenario against a live server, through the client progenitor generates from
 //! `openapi.yaml`: register a customer, set and read its special treatment, and get a typed
-//! `ErrorResponse` for a bad body. `conformance/run` starts the server and sets `CAPI_URL`,
-//! `CAPI_TOKEN` and `CAPI_ORG`.
+//! `ErrorResponse` for a bad body; and set, verify (right and wrong) and reset a credential.
+//! `conformance/run` starts the server and sets `CAPI_URL`, `CAPI_TOKEN`, `CAPI_VERIFY_TOKEN`
+//! (with the privileged `credentials:verify`) and `CAPI_ORG`.
 
 use customers_api_sdk_check::{Client, Error, types};
 
 fn client() -> (Client, types::OrgId) {
+    client_with("CAPI_TOKEN")
+}
+
+fn client_with(token_variable: &str) -> (Client, types::OrgId) {
     let url = std::env::var("CAPI_URL").expect("CAPI_URL: run through conformance/run");
-    let token = std::env::var("CAPI_TOKEN").expect("CAPI_TOKEN: run through conformance/run");
+    let token = std::env::var(token_variable)
+        .unwrap_or_else(|_| panic!("{token_variable}: run through conformance/run"));
     let org = std::env::var("CAPI_ORG").unwrap_or_else(|_| "acme".to_owned());
     let mut headers = reqwest::header::HeaderMap::new();
     let bearer = format!("Bearer {token}").parse().expect("a header value");
@@ -98,4 +104,85 @@ async fn register_set_read_and_a_typed_error() {
     let deleted = client.delete_customer(&org, &customer.id).await.expect("deleted");
     assert_eq!(deleted.status(), 204);
     println!("rust scenario: passed");
+}
+
+#[tokio::test]
+async fn set_verify_right_and_wrong_and_reset_a_credential() {
+    let (client, org) = client();
+    let (channel, _) = client_with("CAPI_VERIFY_TOKEN");
+    let new = types::NewCustomer {
+        external_id: format!("rust-sdk-{}", uuid::Uuid::new_v4())
+            .try_into()
+            .expect("a valid external id"),
+        display_name: None,
+    };
+    let customer = client
+        .create_customer(&org, &new)
+        .await
+        .expect("customer registered")
+        .into_inner();
+    let secret = format!("rust-{}", uuid::Uuid::new_v4().simple());
+    let body = types::NewCustomerCredential {
+        type_: types::NewCustomerCredentialType::Password,
+        secret: secret.clone().try_into().expect("a valid secret"),
+        label: None,
+        must_change: None,
+    };
+    let created = client
+        .create_customer_credential(&org, &customer.id, &body)
+        .await
+        .expect("credential set");
+    assert_eq!(created.status(), 201);
+    let credential = created.into_inner();
+    assert_eq!(credential.type_, types::CredentialType::Password);
+    assert_eq!(credential.status, types::CredentialStatus::Active);
+    assert_eq!(credential.failed_attempts, 0);
+    println!("ok - credential set (201)");
+
+    let verify = |with: String| {
+        let (channel, org, customer_id, credential_id) =
+            (&channel, &org, customer.id, credential.id);
+        async move {
+            channel
+                .verify_customer_credential(
+                    org,
+                    &customer_id,
+                    &credential_id,
+                    &types::CredentialVerification { secret: with },
+                )
+                .await
+                .expect("verified")
+                .into_inner()
+        }
+    };
+    assert!(verify(secret.clone()).await.valid);
+    let wrong = verify(format!("{secret}x")).await;
+    assert!(!wrong.valid);
+    assert_eq!(wrong.status, types::CredentialStatus::Active);
+    println!("ok - the right secret verifies, a wrong one does not");
+
+    let new_secret = format!("{secret}-new");
+    let reset = client
+        .set_customer_credential_secret(
+            &org,
+            &customer.id,
+            &credential.id,
+            &types::NewCredentialSecret {
+                secret: new_secret.clone().try_into().expect("a valid secret"),
+                must_change: Some(true),
+            },
+        )
+        .await
+        .expect("secret reset");
+    assert_eq!(reset.status(), 204);
+    let after = verify(new_secret).await;
+    assert!(after.valid && after.must_change);
+    assert!(!verify(secret).await.valid);
+    println!("ok - reset (204): the new secret verifies, the old one no longer");
+
+    client
+        .delete_customer(&org, &customer.id)
+        .await
+        .expect("deleted");
+    println!("rust credentials scenario: passed");
 }
