@@ -6,9 +6,10 @@
 //! privileged token) and delete an external account; and an identification process from
 //! creation to approval by a second principal (the creator's own decision is 403, four eyes),
 //! the customer's processes newest first and by status, a cancelled one, and an illegal
-//! transition (409 naming status). `conformance/run` starts the server and sets `CAPI_URL`,
-//! `CAPI_TOKEN`, `CAPI_REVEAL_TOKEN`, `CAPI_CREATOR_REVIEW_TOKEN`, `CAPI_REVIEWER_TOKEN` and
-//! `CAPI_ORG`.
+//! transition (409 naming status); and set, verify (right and wrong) and reset a credential.
+//! `conformance/run` starts the server and sets `CAPI_URL`, `CAPI_TOKEN`, `CAPI_REVEAL_TOKEN`,
+//! `CAPI_CREATOR_REVIEW_TOKEN`, `CAPI_REVIEWER_TOKEN`, `CAPI_VERIFY_TOKEN` (with the
+//! privileged `credentials:verify`) and `CAPI_ORG`.
 
 use customers_api_sdk_check::{Client, Error, types};
 
@@ -574,4 +575,85 @@ async fn identification_from_creation_to_approval_by_a_second_principal() {
     assert_eq!(deleted.status(), 204);
     println!("ok - a customer whose processes are all finished is deleted (204)");
     println!("rust identification scenario: passed");
+}
+
+#[tokio::test]
+async fn set_verify_right_and_wrong_and_reset_a_credential() {
+    let (client, org) = client();
+    let (channel, _) = client_of("CAPI_VERIFY_TOKEN");
+    let new = types::NewCustomer {
+        external_id: format!("rust-sdk-{}", uuid::Uuid::new_v4())
+            .try_into()
+            .expect("a valid external id"),
+        display_name: None,
+    };
+    let customer = client
+        .create_customer(&org, &new)
+        .await
+        .expect("customer registered")
+        .into_inner();
+    let secret = format!("rust-{}", uuid::Uuid::new_v4().simple());
+    let body = types::NewCustomerCredential {
+        type_: types::NewCustomerCredentialType::Password,
+        secret: secret.clone().try_into().expect("a valid secret"),
+        label: None,
+        must_change: None,
+    };
+    let created = client
+        .create_customer_credential(&org, &customer.id, &body)
+        .await
+        .expect("credential set");
+    assert_eq!(created.status(), 201);
+    let credential = created.into_inner();
+    assert_eq!(credential.type_, types::CredentialType::Password);
+    assert_eq!(credential.status, types::CredentialStatus::Active);
+    assert_eq!(credential.failed_attempts, 0);
+    println!("ok - credential set (201)");
+
+    let verify = |with: String| {
+        let (channel, org, customer_id, credential_id) =
+            (&channel, &org, customer.id, credential.id);
+        async move {
+            channel
+                .verify_customer_credential(
+                    org,
+                    &customer_id,
+                    &credential_id,
+                    &types::CredentialVerification { secret: with },
+                )
+                .await
+                .expect("verified")
+                .into_inner()
+        }
+    };
+    assert!(verify(secret.clone()).await.valid);
+    let wrong = verify(format!("{secret}x")).await;
+    assert!(!wrong.valid);
+    assert_eq!(wrong.status, types::CredentialStatus::Active);
+    println!("ok - the right secret verifies, a wrong one does not");
+
+    let new_secret = format!("{secret}-new");
+    let reset = client
+        .set_customer_credential_secret(
+            &org,
+            &customer.id,
+            &credential.id,
+            &types::NewCredentialSecret {
+                secret: new_secret.clone().try_into().expect("a valid secret"),
+                must_change: Some(true),
+            },
+        )
+        .await
+        .expect("secret reset");
+    assert_eq!(reset.status(), 204);
+    let after = verify(new_secret).await;
+    assert!(after.valid && after.must_change);
+    assert!(!verify(secret).await.valid);
+    println!("ok - reset (204): the new secret verifies, the old one no longer");
+
+    client
+        .delete_customer(&org, &customer.id)
+        .await
+        .expect("deleted");
+    println!("rust credentials scenario: passed");
 }
