@@ -1,5 +1,6 @@
-//! Customers API: an organization's customers and each customer's special treatment, over
-//! HTTP, described by the committed `openapi.yaml`.
+//! Customers API: an organization's customers, their special treatment, categories, external
+//! accounts, identification (KYC) processes and channel credentials, over HTTP, described by
+//! the committed `openapi.yaml`.
 //!
 //! # Layout
 //!

@@ -116,9 +116,15 @@ pub type Api = (
 );
 
 const DESCRIPTION: &str = "\
-The customers of an organization, the categories it files them under, and each customer's \
-*special treatment*: a list of values (`vulnerable`, `vip`, `no-marketing`, ...) that change how \
-the organization must deal with that customer.
+The customers of an organization and each customer's *special treatment*: a list of values \
+(`vulnerable`, `vip`, `no-marketing`, ...) that change how the organization must deal with that \
+customer; the categories the organization files its customers under; their external accounts \
+(numbers write-only, revealed only with a privileged scope); their identity-verification (KYC) \
+processes; and their channel credentials (passwords and PINs, stored as Argon2id hashes, \
+verified with a privileged scope).
+
+**Privileged scopes.** `accounts:reveal`, `identification:review` and `credentials:verify` are \
+granted only when asked for by name; the operations that need them say so.
 
 **Authentication.** Every `/v1` operation needs `Authorization: Bearer <JWT>`. The token's \
 `orgs` claim lists the organizations the caller may act in (`\"*\"` for all) and its `scope` \
