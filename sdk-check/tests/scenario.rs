@@ -232,27 +232,6 @@ async fn categories_catalogue_membership_and_delete_rules() {
 
     let new = types::NewCustomer {
         external_id: format!("{run}-member")
-/// A client with `CAPI_REVEAL_TOKEN`: the default scopes and the privileged `accounts:reveal`.
-fn revealer() -> Client {
-    let url = std::env::var("CAPI_URL").expect("CAPI_URL: run through conformance/run");
-    let token =
-        std::env::var("CAPI_REVEAL_TOKEN").expect("CAPI_REVEAL_TOKEN: run through conformance/run");
-    let mut headers = reqwest::header::HeaderMap::new();
-    let bearer = format!("Bearer {token}").parse().expect("a header value");
-    headers.insert(reqwest::header::AUTHORIZATION, bearer);
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .default_headers(headers)
-        .build()
-        .expect("an HTTP client");
-    Client::new_with_client(&url, http)
-}
-
-#[tokio::test]
-async fn register_list_patch_reveal_and_delete_an_account() {
-    let (client, org) = client();
-    let new = types::NewCustomer {
-        external_id: format!("rust-sdk-{}", uuid::Uuid::new_v4())
             .try_into()
             .expect("a valid external id"),
         display_name: None,
@@ -334,80 +313,6 @@ async fn register_list_patch_reveal_and_delete_an_account() {
     assert_eq!(removed_b.status(), 204);
     assert_eq!(deleted.status(), 204);
     println!("rust categories scenario: passed");
-    let customer = client.create_customer(&org, &new).await.expect("customer registered").into_inner();
-
-    let account_ref = format!("rust-acct-{}", uuid::Uuid::new_v4());
-    let body = types::NewExternalAccount {
-        external_id: account_ref.clone().try_into().expect("a valid reference"),
-        scheme: types::AccountScheme::Iban,
-        identification: "GB82 WEST 1234 5698 7654 32".try_into().expect("a valid number"),
-        currency: "GBP".try_into().expect("a currency"),
-        kind: types::AccountKind::Current,
-        holder_type: None,
-        nickname: None,
-    };
-    let created = client
-        .create_external_account(&org, &customer.id, &body)
-        .await
-        .expect("account registered");
-    assert_eq!(created.status(), 201);
-    let account = created.into_inner();
-    assert_eq!(account.identification_masked.as_str(), "****5432");
-    assert_eq!(account.status, types::AccountStatus::Active);
-    println!("ok - account registered (201), masked");
-
-    let listed = client
-        .list_external_accounts(&org, &customer.id, None, None)
-        .await
-        .expect("accounts listed")
-        .into_inner();
-    assert_eq!(listed.items.len(), 1);
-    assert_eq!(listed.items[0].id, account.id);
-    let wanted: types::LookupExternalAccountsExternalId =
-        account_ref.clone().try_into().expect("a valid reference");
-    let found = client
-        .lookup_external_accounts(&org, None, &wanted, None)
-        .await
-        .expect("looked up")
-        .into_inner();
-    assert_eq!(found.items[0].id, account.id);
-    println!("ok - listed, and found by external_id");
-
-    let patch = types::ExternalAccountPatch {
-        nickname: Some("Joint".try_into().expect("a valid nickname")),
-        status: Some(types::AccountStatus::Disabled),
-    };
-    let patched = client
-        .update_external_account(&org, &customer.id, &account.id, &patch)
-        .await
-        .expect("patched")
-        .into_inner();
-    assert_eq!(patched.nickname.as_deref(), Some("Joint"));
-    assert_eq!(patched.status, types::AccountStatus::Disabled);
-    println!("ok - account patched (200)");
-
-    match client
-        .reveal_external_account_identification(&org, &customer.id, &account.id)
-        .await
-    {
-        Err(Error::ErrorResponse(error)) => assert_eq!(error.status(), 403),
-        other => panic!("the default token cannot reveal, got {other:?}"),
-    }
-    let revealed = revealer()
-        .reveal_external_account_identification(&org, &customer.id, &account.id)
-        .await
-        .expect("revealed")
-        .into_inner();
-    assert_eq!(revealed.identification, "GB82WEST12345698765432");
-    println!("ok - only the privileged token reveals the number");
-
-    let deleted = client
-        .delete_external_account(&org, &customer.id, &account.id)
-        .await
-        .expect("account deleted");
-    assert_eq!(deleted.status(), 204);
-    client.delete_customer(&org, &customer.id).await.expect("customer deleted");
-    println!("rust accounts scenario: passed");
 }
 
 #[tokio::test]
@@ -575,6 +480,107 @@ async fn identification_from_creation_to_approval_by_a_second_principal() {
     assert_eq!(deleted.status(), 204);
     println!("ok - a customer whose processes are all finished is deleted (204)");
     println!("rust identification scenario: passed");
+}
+
+/// A client with `CAPI_REVEAL_TOKEN`: the default scopes and the privileged `accounts:reveal`.
+fn revealer() -> Client {
+    let url = std::env::var("CAPI_URL").expect("CAPI_URL: run through conformance/run");
+    let token =
+        std::env::var("CAPI_REVEAL_TOKEN").expect("CAPI_REVEAL_TOKEN: run through conformance/run");
+    let mut headers = reqwest::header::HeaderMap::new();
+    let bearer = format!("Bearer {token}").parse().expect("a header value");
+    headers.insert(reqwest::header::AUTHORIZATION, bearer);
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .default_headers(headers)
+        .build()
+        .expect("an HTTP client");
+    Client::new_with_client(&url, http)
+}
+
+#[tokio::test]
+async fn register_list_patch_reveal_and_delete_an_account() {
+    let (client, org) = client();
+    let new = types::NewCustomer {
+        external_id: format!("rust-sdk-{}", uuid::Uuid::new_v4())
+            .try_into()
+            .expect("a valid external id"),
+        display_name: None,
+    };
+    let customer = client.create_customer(&org, &new).await.expect("customer registered").into_inner();
+
+    let account_ref = format!("rust-acct-{}", uuid::Uuid::new_v4());
+    let body = types::NewExternalAccount {
+        external_id: account_ref.clone().try_into().expect("a valid reference"),
+        scheme: types::AccountScheme::Iban,
+        identification: "GB82 WEST 1234 5698 7654 32".try_into().expect("a valid number"),
+        currency: "GBP".try_into().expect("a currency"),
+        kind: types::AccountKind::Current,
+        holder_type: None,
+        nickname: None,
+    };
+    let created = client
+        .create_external_account(&org, &customer.id, &body)
+        .await
+        .expect("account registered");
+    assert_eq!(created.status(), 201);
+    let account = created.into_inner();
+    assert_eq!(account.identification_masked.as_str(), "****5432");
+    assert_eq!(account.status, types::AccountStatus::Active);
+    println!("ok - account registered (201), masked");
+
+    let listed = client
+        .list_external_accounts(&org, &customer.id, None, None)
+        .await
+        .expect("accounts listed")
+        .into_inner();
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0].id, account.id);
+    let wanted: types::LookupExternalAccountsExternalId =
+        account_ref.clone().try_into().expect("a valid reference");
+    let found = client
+        .lookup_external_accounts(&org, None, &wanted, None)
+        .await
+        .expect("looked up")
+        .into_inner();
+    assert_eq!(found.items[0].id, account.id);
+    println!("ok - listed, and found by external_id");
+
+    let patch = types::ExternalAccountPatch {
+        nickname: Some("Joint".try_into().expect("a valid nickname")),
+        status: Some(types::AccountStatus::Disabled),
+    };
+    let patched = client
+        .update_external_account(&org, &customer.id, &account.id, &patch)
+        .await
+        .expect("patched")
+        .into_inner();
+    assert_eq!(patched.nickname.as_deref(), Some("Joint"));
+    assert_eq!(patched.status, types::AccountStatus::Disabled);
+    println!("ok - account patched (200)");
+
+    match client
+        .reveal_external_account_identification(&org, &customer.id, &account.id)
+        .await
+    {
+        Err(Error::ErrorResponse(error)) => assert_eq!(error.status(), 403),
+        other => panic!("the default token cannot reveal, got {other:?}"),
+    }
+    let revealed = revealer()
+        .reveal_external_account_identification(&org, &customer.id, &account.id)
+        .await
+        .expect("revealed")
+        .into_inner();
+    assert_eq!(revealed.identification, "GB82WEST12345698765432");
+    println!("ok - only the privileged token reveals the number");
+
+    let deleted = client
+        .delete_external_account(&org, &customer.id, &account.id)
+        .await
+        .expect("account deleted");
+    assert_eq!(deleted.status(), 204);
+    client.delete_customer(&org, &customer.id).await.expect("customer deleted");
+    println!("rust accounts scenario: passed");
 }
 
 #[tokio::test]
