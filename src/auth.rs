@@ -150,13 +150,15 @@ impl Principal {
             )));
         }
         if !self.scopes.contains(scope) {
-            return Err(Error::Forbidden(format!(
-                "the token lacks the scope {:?}",
-                scope.as_str()
-            )));
+            return Err(lacks_scope(scope.as_str()));
         }
         Ok(())
     }
+}
+
+/// The `403` of a valid token without the operation's scope (also the spec's examples of it).
+pub fn lacks_scope(scope: &str) -> Error {
+    Error::Forbidden(format!("the token lacks the scope {scope:?}"))
 }
 
 /// Bearer JWT (`Authorization: Bearer <token>`). The token's `orgs` claim lists the

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::{
     ApiResult, ApiTags, actor,
     cursor::{decode_id, default_limit, encode_id},
+    errors::forbidden_without,
     errors::{
         Documented, INTERNAL, OperationErrors, PAYLOAD_TOO_LARGE, READ_TIMEOUT, READ_UNAVAILABLE,
         UNAUTHORIZED, bad_request, conflict, forbidden, not_found, timeout, unavailable,
@@ -85,17 +86,9 @@ fn account_id_not_a_uuid() -> Error {
     )
 }
 
-const READ_FORBIDDEN: Documented = forbidden(
-    "The token does not grant this organization, or lacks the scope `accounts:read` \
-     (`forbidden`).",
-)
-.example(|| Error::Forbidden("the token lacks the scope \"accounts:read\"".into()));
+const READ_FORBIDDEN: Documented = forbidden_without!("accounts:read");
 
-const WRITE_FORBIDDEN: Documented = forbidden(
-    "The token does not grant this organization, or lacks the scope `accounts:write` \
-     (`forbidden`).",
-)
-.example(|| Error::Forbidden("the token lacks the scope \"accounts:write\"".into()));
+const WRITE_FORBIDDEN: Documented = forbidden_without!("accounts:write");
 
 const REVEAL_FORBIDDEN: Documented = forbidden(
     "The token does not grant this organization, or lacks the privileged scope \

@@ -11,9 +11,10 @@ use uuid::Uuid;
 use super::{
     ApiResult, ApiTags, actor,
     cursor::{decode_id, decode_key, default_limit, encode_id, encode_key},
+    errors::forbidden_without,
     errors::{
         INTERNAL, OperationErrors, PAYLOAD_TOO_LARGE, READ_TIMEOUT, READ_UNAVAILABLE, UNAUTHORIZED,
-        bad_request, conflict, customer_id_not_a_uuid, forbidden, not_found, timeout, unavailable,
+        bad_request, conflict, customer_id_not_a_uuid, not_found, timeout, unavailable,
     },
     types::{
         Category, CategoryDefinition, CategoryKey, CategoryPage, Customer, CustomerCategories,
@@ -94,10 +95,6 @@ fn key_not_well_formed() -> Error {
     Error::invalid_parameter("key", &key_format_message())
 }
 
-fn lacks(scope: &str) -> Error {
-    Error::Forbidden(format!("the token lacks the scope \"{scope}\""))
-}
-
 /// The errors each operation below answers, in words about it (see [`super::errors`]).
 pub const ERRORS: &[OperationErrors] = &[
     OperationErrors {
@@ -114,11 +111,7 @@ pub const ERRORS: &[OperationErrors] = &[
             )
             .example(|| Error::invalid_field("name", "must be at most 100 characters")),
             UNAUTHORIZED,
-            forbidden(
-                "The token does not grant this organization, or lacks the scope \
-                 `categories:write` (`forbidden`).",
-            )
-            .example(|| lacks("categories:write")),
+            forbidden_without!("categories:write"),
             PAYLOAD_TOO_LARGE,
             INTERNAL,
             unavailable(
@@ -143,11 +136,7 @@ pub const ERRORS: &[OperationErrors] = &[
             )
             .example(|| decode_key("not-a-cursor", is_key).unwrap_err()),
             UNAUTHORIZED,
-            forbidden(
-                "The token does not grant this organization, or lacks the scope \
-                 `categories:read` (`forbidden`).",
-            )
-            .example(|| lacks("categories:read")),
+            forbidden_without!("categories:read"),
             INTERNAL,
             READ_UNAVAILABLE,
             READ_TIMEOUT,
@@ -162,11 +151,7 @@ pub const ERRORS: &[OperationErrors] = &[
             )
             .example(key_not_well_formed),
             UNAUTHORIZED,
-            forbidden(
-                "The token does not grant this organization, or lacks the scope \
-                 `categories:read` (`forbidden`).",
-            )
-            .example(|| lacks("categories:read")),
+            forbidden_without!("categories:read"),
             not_found("No category with this key in this organization (`not_found`)."),
             INTERNAL,
             READ_UNAVAILABLE,
@@ -182,11 +167,7 @@ pub const ERRORS: &[OperationErrors] = &[
             )
             .example(key_not_well_formed),
             UNAUTHORIZED,
-            forbidden(
-                "The token does not grant this organization, or lacks the scope \
-                 `categories:write` (`forbidden`).",
-            )
-            .example(|| lacks("categories:write")),
+            forbidden_without!("categories:write"),
             not_found(
                 "No category with this key in this organization (`not_found`). After a `503` \
                  or `504`, it means the first attempt deleted it.",
@@ -219,11 +200,7 @@ pub const ERRORS: &[OperationErrors] = &[
             )
             .example(|| decode_id("not-a-cursor").unwrap_err()),
             UNAUTHORIZED,
-            forbidden(
-                "The token does not grant this organization, or lacks the scope \
-                 `categories:read` (`forbidden`).",
-            )
-            .example(|| lacks("categories:read")),
+            forbidden_without!("categories:read"),
             not_found("No category with this key in this organization (`not_found`)."),
             INTERNAL,
             READ_UNAVAILABLE,
@@ -239,11 +216,7 @@ pub const ERRORS: &[OperationErrors] = &[
             )
             .example(customer_id_not_a_uuid),
             UNAUTHORIZED,
-            forbidden(
-                "The token does not grant this organization, or lacks the scope \
-                 `categories:read` (`forbidden`).",
-            )
-            .example(|| lacks("categories:read")),
+            forbidden_without!("categories:read"),
             not_found("Customer not found in this organization (`not_found`)."),
             INTERNAL,
             READ_UNAVAILABLE,
@@ -263,11 +236,7 @@ pub const ERRORS: &[OperationErrors] = &[
             )
             .example(|| CategoryKeys::unknown(&[1])),
             UNAUTHORIZED,
-            forbidden(
-                "The token does not grant this organization, or lacks the scope \
-                 `categories:write` (`forbidden`).",
-            )
-            .example(|| lacks("categories:write")),
+            forbidden_without!("categories:write"),
             not_found("Customer not found in this organization (`not_found`)."),
             PAYLOAD_TOO_LARGE,
             INTERNAL,

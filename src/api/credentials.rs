@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::{
     ApiResult, ApiTags, actor,
+    errors::forbidden_without,
     errors::{
         INTERNAL, OperationErrors, PAYLOAD_TOO_LARGE, READ_TIMEOUT, READ_UNAVAILABLE, UNAUTHORIZED,
         bad_request, conflict, customer_id_not_a_uuid, forbidden, not_found, timeout, unavailable,
@@ -87,10 +88,6 @@ pub enum VerifyResponse {
     Ok(Json<CredentialVerificationResult>),
 }
 
-fn lacks(scope: &str) -> Error {
-    Error::Forbidden(format!("the token lacks the scope \"{scope}\""))
-}
-
 const CREDENTIAL_NOT_FOUND: &str = "The customer does not exist in this organization, or has no \
      credential with this id (`not_found`).";
 
@@ -121,11 +118,7 @@ pub const ERRORS: &[OperationErrors] = &[
             )
             .example(customer_id_not_a_uuid),
             UNAUTHORIZED,
-            forbidden(
-                "The token does not grant this organization, or lacks the scope \
-                 `credentials:read` (`forbidden`).",
-            )
-            .example(|| lacks("credentials:read")),
+            forbidden_without!("credentials:read"),
             not_found("The customer does not exist in this organization (`not_found`)."),
             INTERNAL,
             READ_UNAVAILABLE,
@@ -147,11 +140,7 @@ pub const ERRORS: &[OperationErrors] = &[
             )
             .example(|| Error::invalid_field("secret", "a password must be 12-128 characters")),
             UNAUTHORIZED,
-            forbidden(
-                "The token does not grant this organization, or lacks the scope \
-                 `credentials:write` (`forbidden`).",
-            )
-            .example(|| lacks("credentials:write")),
+            forbidden_without!("credentials:write"),
             not_found("The customer does not exist in this organization (`not_found`)."),
             conflict(
                 "The customer already has a credential of this type (`conflict`, \
@@ -177,11 +166,7 @@ pub const ERRORS: &[OperationErrors] = &[
             )
             .example(customer_id_not_a_uuid),
             UNAUTHORIZED,
-            forbidden(
-                "The token does not grant this organization, or lacks the scope \
-                 `credentials:read` (`forbidden`).",
-            )
-            .example(|| lacks("credentials:read")),
+            forbidden_without!("credentials:read"),
             not_found(CREDENTIAL_NOT_FOUND),
             INTERNAL,
             READ_UNAVAILABLE,
@@ -201,11 +186,7 @@ pub const ERRORS: &[OperationErrors] = &[
             )
             .example(|| Error::invalid_field("status", "must be active or disabled")),
             UNAUTHORIZED,
-            forbidden(
-                "The token does not grant this organization, or lacks the scope \
-                 `credentials:write` (`forbidden`).",
-            )
-            .example(|| lacks("credentials:write")),
+            forbidden_without!("credentials:write"),
             not_found(CREDENTIAL_NOT_FOUND),
             conflict(
                 "The body sets `status` on a locked credential (`conflict`, `details[0].field` \
@@ -234,11 +215,7 @@ pub const ERRORS: &[OperationErrors] = &[
             )
             .example(customer_id_not_a_uuid),
             UNAUTHORIZED,
-            forbidden(
-                "The token does not grant this organization, or lacks the scope \
-                 `credentials:write` (`forbidden`).",
-            )
-            .example(|| lacks("credentials:write")),
+            forbidden_without!("credentials:write"),
             not_found(
                 "The customer does not exist in this organization, or has no credential with \
                  this id (`not_found`). After a `503` or `504`, it means the first attempt \
@@ -269,11 +246,7 @@ pub const ERRORS: &[OperationErrors] = &[
             )
             .example(pin_rule_broken),
             UNAUTHORIZED,
-            forbidden(
-                "The token does not grant this organization, or lacks the scope \
-                 `credentials:write` (`forbidden`).",
-            )
-            .example(|| lacks("credentials:write")),
+            forbidden_without!("credentials:write"),
             not_found(CREDENTIAL_NOT_FOUND),
             PAYLOAD_TOO_LARGE,
             INTERNAL,
@@ -300,7 +273,7 @@ pub const ERRORS: &[OperationErrors] = &[
                 "The token does not grant this organization, or lacks the privileged scope \
                  `credentials:verify` (`forbidden`).",
             )
-            .example(|| lacks("credentials:verify")),
+            .example(|| crate::auth::lacks_scope("credentials:verify")),
             not_found(CREDENTIAL_NOT_FOUND),
             PAYLOAD_TOO_LARGE,
             INTERNAL,

@@ -10,9 +10,10 @@ use uuid::Uuid;
 use super::{
     ApiResult, ApiTags, actor,
     cursor::{decode_id, default_limit, encode_id},
+    errors::forbidden_without,
     errors::{
         INTERNAL, OperationErrors, PAYLOAD_TOO_LARGE, READ_TIMEOUT, READ_UNAVAILABLE, UNAUTHORIZED,
-        bad_request, conflict, customer_id_not_a_uuid, forbidden, not_found, timeout, unavailable,
+        bad_request, conflict, customer_id_not_a_uuid, not_found, timeout, unavailable,
     },
     types::{Customer, CustomerPage, NewCustomer, Nullable, OrgId, Unvalidated},
 };
@@ -76,11 +77,7 @@ pub const ERRORS: &[OperationErrors] = &[
             )
             .example(|| Error::invalid_field("external_id", "must be at most 128 characters")),
             UNAUTHORIZED,
-            forbidden(
-                "The token does not grant this organization, or lacks the scope \
-                 `customers:write` (`forbidden`).",
-            )
-            .example(|| Error::Forbidden("the token lacks the scope \"customers:write\"".into())),
+            forbidden_without!("customers:write"),
             conflict(
                 "The organization already has a customer with this `external_id` (`conflict`). \
                  After a `503` or `504`, it means the first attempt registered it.",
@@ -109,11 +106,7 @@ pub const ERRORS: &[OperationErrors] = &[
             )
             .example(|| decode_id("not-a-cursor").unwrap_err()),
             UNAUTHORIZED,
-            forbidden(
-                "The token does not grant this organization, or lacks the scope \
-                 `customers:read` (`forbidden`).",
-            )
-            .example(|| Error::Forbidden("the token lacks the scope \"customers:read\"".into())),
+            forbidden_without!("customers:read"),
             INTERNAL,
             READ_UNAVAILABLE,
             READ_TIMEOUT,
@@ -128,11 +121,7 @@ pub const ERRORS: &[OperationErrors] = &[
             )
             .example(customer_id_not_a_uuid),
             UNAUTHORIZED,
-            forbidden(
-                "The token does not grant this organization, or lacks the scope \
-                 `customers:read` (`forbidden`).",
-            )
-            .example(|| Error::Forbidden("the token lacks the scope \"customers:read\"".into())),
+            forbidden_without!("customers:read"),
             not_found("Customer not found in this organization (`not_found`)."),
             INTERNAL,
             READ_UNAVAILABLE,
@@ -148,11 +137,7 @@ pub const ERRORS: &[OperationErrors] = &[
             )
             .example(customer_id_not_a_uuid),
             UNAUTHORIZED,
-            forbidden(
-                "The token does not grant this organization, or lacks the scope \
-                 `customers:write` (`forbidden`).",
-            )
-            .example(|| Error::Forbidden("the token lacks the scope \"customers:write\"".into())),
+            forbidden_without!("customers:write"),
             not_found(
                 "Customer not found in this organization (`not_found`). After a `503` or \
                  `504`, it means the first attempt deleted it.",

@@ -94,6 +94,19 @@ pub const fn timeout(description: &'static str) -> Documented {
     Documented::new(StatusCode::GATEWAY_TIMEOUT, description)
 }
 
+/// `403` of an operation that needs `$scope`: the wording and example every resource shares.
+macro_rules! forbidden_without {
+    ($scope:literal) => {
+        $crate::api::errors::forbidden(concat!(
+            "The token does not grant this organization, or lacks the scope `",
+            $scope,
+            "` (`forbidden`)."
+        ))
+        .example(|| $crate::auth::lacks_scope($scope))
+    };
+}
+pub(crate) use forbidden_without;
+
 /// `401`, the same for every `/v1` operation.
 pub const UNAUTHORIZED: Documented = Documented::new(
     StatusCode::UNAUTHORIZED,

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::{
     ApiResult, ApiTags, actor,
     cursor::{decode_id, default_limit, encode_id},
+    errors::forbidden_without,
     errors::{
         Documented, INTERNAL, OperationErrors, PAYLOAD_TOO_LARGE, READ_TIMEOUT, READ_UNAVAILABLE,
         UNAUTHORIZED, bad_request, conflict, customer_id_not_a_uuid, forbidden, not_found, timeout,
@@ -66,10 +67,6 @@ pub enum TransitionResponse {
     Ok(Json<IdentificationProcess>),
 }
 
-fn lacks(scope: &str) -> Error {
-    Error::Forbidden(format!("the token lacks the scope \"{scope}\""))
-}
-
 fn refused_example() -> Error {
     Refused {
         current: Status::Approved,
@@ -99,12 +96,7 @@ macro_rules! transition_errors {
             errors: &[
                 bad_request(PATH_400).example(customer_id_not_a_uuid),
                 UNAUTHORIZED,
-                forbidden(concat!(
-                    "The token does not grant this organization, or lacks the scope `",
-                    $scope,
-                    "` (`forbidden`)."
-                ))
-                .example(|| lacks($scope)),
+                forbidden_without!($scope),
                 not_found(NOT_FOUND),
                 conflict($conflict).example(refused_example),
                 INTERNAL,
@@ -135,11 +127,7 @@ pub const ERRORS: &[OperationErrors] = &[
                 )
             }),
             UNAUTHORIZED,
-            forbidden(
-                "The token does not grant this organization, or lacks the scope \
-                 `identification:write` (`forbidden`).",
-            )
-            .example(|| lacks("identification:write")),
+            forbidden_without!("identification:write"),
             not_found("Customer not found in this organization (`not_found`)."),
             conflict(
                 "Another process of the customer is unfinished (`created`, `pending` or \
@@ -176,11 +164,7 @@ pub const ERRORS: &[OperationErrors] = &[
             )
             .example(|| decode_id("not-a-cursor").unwrap_err()),
             UNAUTHORIZED,
-            forbidden(
-                "The token does not grant this organization, or lacks the scope \
-                 `identification:read` (`forbidden`).",
-            )
-            .example(|| lacks("identification:read")),
+            forbidden_without!("identification:read"),
             not_found("Customer not found in this organization (`not_found`)."),
             INTERNAL,
             READ_UNAVAILABLE,
@@ -192,11 +176,7 @@ pub const ERRORS: &[OperationErrors] = &[
         errors: &[
             bad_request(PATH_400).example(customer_id_not_a_uuid),
             UNAUTHORIZED,
-            forbidden(
-                "The token does not grant this organization, or lacks the scope \
-                 `identification:read` (`forbidden`).",
-            )
-            .example(|| lacks("identification:read")),
+            forbidden_without!("identification:read"),
             not_found(NOT_FOUND),
             INTERNAL,
             READ_UNAVAILABLE,

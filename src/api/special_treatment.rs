@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::{
     ApiResult, ApiTags, actor,
+    errors::forbidden_without,
     errors::{
         Documented, INTERNAL, OperationErrors, PAYLOAD_TOO_LARGE, READ_TIMEOUT, READ_UNAVAILABLE,
         UNAUTHORIZED, bad_request, customer_id_not_a_uuid, forbidden, not_found, timeout,
@@ -16,7 +17,6 @@ use super::{
 use crate::{
     auth::{BearerAuth, Scope},
     domain::special_treatment::SpecialTreatment,
-    error::Error,
     repo::Repository,
 };
 
@@ -51,13 +51,7 @@ pub const ERRORS: &[OperationErrors] = &[
             )
             .example(customer_id_not_a_uuid),
             UNAUTHORIZED,
-            forbidden(
-                "The token does not grant this organization, or lacks the scope \
-                 `special-treatment:read` (`forbidden`).",
-            )
-            .example(|| {
-                Error::Forbidden("the token lacks the scope \"special-treatment:read\"".into())
-            }),
+            forbidden_without!("special-treatment:read"),
             not_found("Customer not found in this organization (`not_found`)."),
             Documented::reserved(
                 StatusCode::CONFLICT,
