@@ -68,6 +68,7 @@ scopes! {
     CredentialsRead => "credentials:read", privileged: false;
     CredentialsWrite => "credentials:write", privileged: false;
     CredentialsVerify => "credentials:verify", privileged: true;
+    HistoryRead => "history:read", privileged: true;
 }
 
 /// A [`Scopes`] set has one bit per scope, and room for the 16 of v1.1 and v1.2.

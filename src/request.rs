@@ -41,6 +41,14 @@ pub fn current_request_id() -> String {
         .unwrap_or_else(|_| "none".to_owned())
 }
 
+/// The caller's `sub` for the request being served (`-` outside one or before
+/// authentication), as the change history records it.
+pub fn current_actor() -> String {
+    SCOPE
+        .try_with(|scope| scope.actor().to_owned())
+        .unwrap_or_else(|_| "-".to_owned())
+}
+
 /// Names the caller in the request's log line (only its `sub`, nothing else of the token).
 pub fn record_actor(subject: &str) {
     let _ = SCOPE.try_with(|scope| scope.actor.set(subject.to_owned()));

@@ -15,12 +15,16 @@
 //! customer deletes its accounts in the same statement.
 //!
 //! Credentials (`customer_credentials`) hold an Argon2id hash of each secret, never the secret.
+//!
+//! The change history (`history_events`) is append-only and has no foreign key: a customer's
+//! events outlive it.
 
 pub mod category;
 pub mod customer;
 pub mod customer_category;
 pub mod customer_credential;
 pub mod external_account;
+pub mod history_event;
 pub mod identification_process;
 
 pub use customer::SpecialTreatmentValues;

@@ -7,6 +7,7 @@ mod m20261202_000001_create_categories;
 mod m20261202_000002_create_identification_processes;
 mod m20261202_000003_create_external_accounts;
 mod m20261202_000004_create_customer_credentials;
+mod m20261202_000005_create_history_events;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000002_create_identification_processes::Migration),
             Box::new(m20261202_000003_create_external_accounts::Migration),
             Box::new(m20261202_000004_create_customer_credentials::Migration),
+            Box::new(m20261202_000005_create_history_events::Migration),
         ]
     }
 }

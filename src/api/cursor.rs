@@ -47,6 +47,23 @@ pub fn decode_id(cursor: &str) -> Result<Uuid, Error> {
         .ok_or_else(not_issued)
 }
 
+/// The documented pattern of a cursor in history order: a position (8 bytes, base64url).
+pub const SEQ_CURSOR_PATTERN: &str = "^[A-Za-z0-9_-]{11}$";
+
+/// The cursor after the event at position `seq`, for the history (newest first).
+pub fn encode_seq(after: i64) -> String {
+    CURSOR.encode(after.to_be_bytes())
+}
+
+pub fn decode_seq(cursor: &str) -> Result<i64, Error> {
+    CURSOR
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+        .map(i64::from_be_bytes)
+        .ok_or_else(not_issued)
+}
+
 /// The documented pattern of a cursor in category key order: the hex of a well-formed key
 /// (`^[a-z0-9][a-z0-9_-]*$`, 1-64 characters), byte by byte, so that every string it admits
 /// decodes to a key. (Base64url cannot be described so: `00` matched its pattern and decoded to
@@ -84,6 +101,21 @@ pub fn decode_key(cursor: &str, valid: impl Fn(&str) -> bool) -> Result<String, 
 mod tests {
     use super::*;
     use crate::domain::category::is_key;
+
+    #[test]
+    fn every_string_the_history_cursor_pattern_admits_is_a_position() {
+        let pattern = regex::Regex::new(SEQ_CURSOR_PATTERN).unwrap();
+        for seq in [0, 1, 42, i64::MAX] {
+            let cursor = encode_seq(seq);
+            assert!(pattern.is_match(&cursor), "{cursor}");
+            assert_eq!(decode_seq(&cursor).unwrap(), seq);
+        }
+        for cursor in ["___________", "AAAAAAAAAAA", "zzzzzzzzzz9"] {
+            assert!(pattern.is_match(cursor));
+            assert!(decode_seq(cursor).is_ok(), "{cursor}");
+        }
+        assert!(decode_seq("AAAAAAAAAAAAAAAAAAAAAA").is_err());
+    }
 
     #[test]
     fn a_key_cursor_matches_the_pattern_exactly_when_it_decodes_to_a_key() {

@@ -13,6 +13,7 @@ pub mod credentials;
 pub mod cursor;
 pub mod customers;
 pub mod errors;
+pub mod history;
 pub mod identification;
 pub mod service;
 pub mod special_treatment;
@@ -97,6 +98,7 @@ pub enum ApiTags {
 /// Every operation's documented errors, one table per resource module.
 pub const OPERATION_ERRORS: &[&[errors::OperationErrors]] = &[
     customers::ERRORS,
+    history::ERRORS,
     accounts::ERRORS,
     categories::ERRORS,
     special_treatment::ERRORS,
@@ -107,6 +109,7 @@ pub const OPERATION_ERRORS: &[&[errors::OperationErrors]] = &[
 
 pub type Api = (
     customers::CustomersApi,
+    history::HistoryApi,
     accounts::AccountsApi,
     categories::CategoriesApi,
     special_treatment::SpecialTreatmentApi,
@@ -123,8 +126,14 @@ customer; the categories the organization files its customers under; their exter
 processes; and their channel credentials (passwords and PINs, stored as Argon2id hashes, \
 verified with a privileged scope).
 
-**Privileged scopes.** `accounts:reveal`, `identification:review` and `credentials:verify` are \
-granted only when asked for by name; the operations that need them say so.
+**Privileged scopes.** `accounts:reveal`, `identification:review`, `credentials:verify` and \
+`history:read` are granted only when asked for by name; the operations that need them say so.
+
+**Change history.** Every successful write to a customer (its registration and deletion, its \
+special treatment, categories, accounts, credentials and identification processes) appends an \
+event to the customer's history in the same transaction: who (the token's `sub`), when, which \
+request, what, and the new non-secret values. `getCustomerHistory` reads it, also after the \
+customer is deleted.
 
 **Authentication.** Every `/v1` operation needs `Authorization: Bearer <JWT>`. The token's \
 `orgs` claim lists the organizations the caller may act in (`\"*\"` for all) and its `scope` \
@@ -152,6 +161,7 @@ the first attempt landed. Every `/v1` answer carries `Cache-Control: no-store`.
 pub fn service(repo: Repository) -> OpenApiService<Api, ()> {
     let api = (
         customers::CustomersApi { repo: repo.clone() },
+        history::HistoryApi { repo: repo.clone() },
         accounts::AccountsApi { repo: repo.clone() },
         categories::CategoriesApi { repo: repo.clone() },
         special_treatment::SpecialTreatmentApi { repo: repo.clone() },

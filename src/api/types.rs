@@ -29,6 +29,7 @@ use crate::domain::{
     category::{self, DESCRIPTION, KEY_MAX_CHARS, KEY_PATTERN, MAX_KEYS, NAME},
     credential::{self, LABEL, SECRET_MAX_CHARS, SECRET_MIN_CHARS},
     customer::{self, DISPLAY_NAME, EXTERNAL_ID},
+    history::{Action, ResourceType},
     identification::{
         self as kyc, EXPIRES_IN_DEFAULT_S, EXPIRES_IN_MAX_S, EXPIRES_IN_MIN_S, PROVIDER,
         PROVIDER_REFERENCE, REASON_MAX_CHARS, REASON_PATTERN,
@@ -1516,6 +1517,105 @@ impl Example for ExternalAccountIdentification {
         ExternalAccountIdentification {
             scheme: Scheme::Iban,
             identification: EXAMPLE_IBAN_NORMALIZED.to_owned(),
+        }
+    }
+}
+
+// --- Change history ---------------------------------------------------------------------------
+
+word_schema!(
+    Action,
+    "HistoryAction",
+    "What the change was. `identification.<transition>` is one per transition \
+     (`submitted`, `cancelled`, `review_started`, `approved`, `rejected`)."
+);
+word_schema!(
+    ResourceType,
+    "HistoryResourceType",
+    "The kind of thing that changed: the customer itself or one of its parts."
+);
+
+/// What an event is about.
+#[derive(Object)]
+pub struct HistoryResource {
+    #[oai(rename = "type")]
+    pub kind: ResourceType,
+    /// Its id: the customer's for `customer`, `special_treatment` and `categories`; the
+    /// account's, credential's or identification process's otherwise.
+    pub id: String,
+}
+
+/// One change to a customer: who made it, when, in which request, and the new values.
+#[derive(Object)]
+#[oai(example)]
+pub struct HistoryEvent {
+    /// The event's id (UUIDv7).
+    pub id: Uuid,
+    /// When the change was committed (the server's clock, microseconds).
+    pub occurred_at: DateTime<Utc>,
+    /// The `sub` of the token that made the change.
+    pub actor: String,
+    /// The `X-Request-Id` of the request that made the change.
+    pub request_id: String,
+    pub action: Action,
+    pub resource: HistoryResource,
+    /// The new non-secret values the change set: `values` for `special_treatment.set`, `keys`
+    /// for `categories.set`, the changed fields for an update, the new resource's fields for a
+    /// create (`{}` for a delete, a reveal). Never a secret, a hash or an account number.
+    pub changes: std::collections::BTreeMap<String, Value>,
+}
+
+impl Example for HistoryEvent {
+    fn example() -> Self {
+        HistoryEvent {
+            id: Uuid::from_u128(0x019ad6b2_41c0_7e21_9a3b_1c2d3e4f5a6b),
+            occurred_at: DateTime::parse_from_rfc3339("2026-12-02T12:00:00.123456Z")
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_default(),
+            actor: "backoffice-user-7".to_owned(),
+            request_id: "3f2b8c1e-6a4d-4f0e-9b7a-2c5d8e1f0a3b".to_owned(),
+            action: Action::CategoriesSet,
+            resource: HistoryResource {
+                kind: ResourceType::Categories,
+                id: "019ac2f0-7b1e-7c3a-9f00-5e1d2c3b4a59".to_owned(),
+            },
+            changes: [("keys".to_owned(), json!(["retail", "sme"]))].into(),
+        }
+    }
+}
+
+/// One page of a customer's history, newest first.
+#[derive(Object)]
+#[oai(example)]
+pub struct HistoryPage {
+    /// The events of this page.
+    pub items: Vec<HistoryEvent>,
+    /// Pass as `cursor` to get the next (older) page; null on the last page.
+    pub next_cursor: Nullable<String>,
+}
+
+impl Example for HistoryPage {
+    fn example() -> Self {
+        HistoryPage {
+            items: vec![HistoryEvent::example()],
+            next_cursor: Nullable(None),
+        }
+    }
+}
+
+impl From<crate::domain::history::Event> for HistoryEvent {
+    fn from(event: crate::domain::history::Event) -> Self {
+        HistoryEvent {
+            id: event.id,
+            occurred_at: event.occurred_at,
+            actor: event.actor,
+            request_id: event.request_id,
+            action: event.action,
+            resource: HistoryResource {
+                kind: event.resource_type,
+                id: event.resource_id,
+            },
+            changes: event.changes.into_iter().collect(),
         }
     }
 }

@@ -13,12 +13,23 @@ pub mod account;
 pub mod category;
 pub mod credential;
 pub mod customer;
+pub mod history;
 pub mod identification;
 pub mod special_treatment;
 
 use serde_json::{Map, Value};
 
 use crate::error::{Error, FieldError};
+
+/// "`a`, `b` or `c`", for messages naming a closed set of words.
+pub(crate) fn one_of_words<'a>(words: impl Iterator<Item = &'a str>) -> String {
+    let words: Vec<String> = words.map(|w| format!("`{w}`")).collect();
+    match words.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
 
 /// Collects the rule violations of one request body.
 #[derive(Default)]

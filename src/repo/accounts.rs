@@ -11,13 +11,17 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, TransactionTrait,
 };
+use serde_json::json;
 use uuid::Uuid;
 
-use super::{ConflictRule, Repository};
+use super::{ConflictRule, Repository, history};
 use crate::{
-    domain::account::{
-        Account, AccountPage, AccountPatch, HolderType, Identification, Kind, ListQuery,
-        NewAccount, Revealed, Scheme, Status,
+    domain::{
+        account::{
+            Account, AccountPage, AccountPatch, HolderType, Identification, Kind, ListQuery,
+            NewAccount, Revealed, Scheme, Status,
+        },
+        history::{Action, Change},
     },
     error::Error,
 };
@@ -135,6 +139,7 @@ impl Repository {
                     return Ok(None);
                 }
                 let inserted = Entity::insert(row).exec_with_returning(&txn).await?;
+                history::append(&txn, &org, created_change(&inserted)).await?;
                 txn.commit().await?;
                 Ok(Some(inserted))
             })
@@ -234,15 +239,25 @@ impl Repository {
                 if new_status.is_none() && new_nickname.is_none() {
                     return Ok(Patched::Done(Box::new(row)));
                 }
+                let mut changes = serde_json::Map::new();
                 let mut change: ActiveModel = row.into();
                 if let Some(status) = new_status {
+                    changes.insert("status".to_owned(), json!(status));
                     change.status = Set(status);
                 }
                 if let Some(nickname) = new_nickname {
+                    changes.insert("nickname".to_owned(), json!(nickname));
                     change.nickname = Set(nickname);
                 }
                 change.updated_at = Set(Utc::now().trunc_subsecs(6));
                 let updated = change.update(&txn).await?;
+                let event = Change::of(
+                    customer_id,
+                    Action::AccountUpdated,
+                    id.to_string(),
+                    changes.into(),
+                );
+                history::append(&txn, org, event).await?;
                 txn.commit().await?;
                 Ok(Patched::Done(Box::new(updated)))
             })
@@ -263,23 +278,33 @@ impl Repository {
         customer_id: Uuid,
         id: Uuid,
     ) -> Result<(), Error> {
-        let org = org.to_owned();
-        let result = self
-            .write(|w| {
-                Entity::delete_many()
+        let deleted = self
+            .write(|w| async move {
+                let txn = w.db().begin().await?;
+                let result = Entity::delete_many()
                     .filter(Column::Id.eq(id))
                     .filter(Column::OrgId.eq(org))
                     .filter(Column::CustomerId.eq(customer_id))
-                    .exec(w.db())
+                    .exec(&txn)
+                    .await?;
+                if result.rows_affected == 0 {
+                    return Ok(false);
+                }
+                let event = Change::bare(customer_id, Action::AccountDeleted, id.to_string());
+                history::append(&txn, org, event).await?;
+                txn.commit().await?;
+                Ok(true)
             })
             .await?;
-        if result.rows_affected == 0 {
+        if !deleted {
             return Err(account_not_found(id));
         }
         Ok(())
     }
 
-    /// The account's scheme and number: the one read that returns the number.
+    /// The account's scheme and number: the one read that returns the number, and so the one
+    /// read that is a write too: it appends `account.identification_revealed` (without the
+    /// number) in the transaction that reads it.
     pub async fn reveal_account_identification(
         &self,
         org: &str,
@@ -291,9 +316,21 @@ impl Repository {
             .columns([Column::Scheme, Column::Identification])
             .into_tuple::<(String, String)>();
         let (scheme, number) = self
-            .read(|r| r.all(select))
+            .write(|w| async move {
+                let txn = w.db().begin().await?;
+                let Some(found) = select.all(&txn).await?.pop() else {
+                    return Ok(None);
+                };
+                let event = Change::bare(
+                    customer_id,
+                    Action::AccountIdentificationRevealed,
+                    id.to_string(),
+                );
+                history::append(&txn, org, event).await?;
+                txn.commit().await?;
+                Ok(Some(found))
+            })
             .await?
-            .pop()
             .ok_or_else(|| account_not_found(id))?;
         let scheme =
             Scheme::parse(&scheme).ok_or_else(|| Error::Internal(corrupt("scheme").into()))?;
@@ -302,6 +339,24 @@ impl Repository {
             identification: Identification::stored(number),
         })
     }
+}
+
+/// `account.created`'s changes: the new account's fields but its number (not even masked).
+fn created_change(row: &external_account::Model) -> Change {
+    Change::of(
+        row.customer_id,
+        Action::AccountCreated,
+        row.id.to_string(),
+        json!({
+            "external_id": row.external_id,
+            "scheme": row.scheme,
+            "currency": row.currency,
+            "kind": row.kind,
+            "holder_type": row.holder_type,
+            "nickname": row.nickname,
+            "status": row.status,
+        }),
+    )
 }
 
 /// `rows` (fetched with `limit + 1`) as a page: the extra row says more follow.

@@ -12,9 +12,10 @@ use sea_orm::{
     QuerySelect, RelationTrait, TransactionTrait, TryInsertResult,
     sea_query::{Expr, LockType},
 };
+use serde_json::json;
 use uuid::Uuid;
 
-use super::{ConflictRule, Repository};
+use super::{ConflictRule, Repository, history};
 use crate::{
     domain::{
         category::{
@@ -22,6 +23,7 @@ use crate::{
             MemberPageQuery, Saved,
         },
         customer::{Customer, CustomerPage},
+        history::{Action, Change},
     },
     error::Error,
 };
@@ -314,5 +316,7 @@ async fn replace_in(
             .exec_without_returning(txn)
             .await?;
     }
+    let event = Change::of_customer(id, Action::CategoriesSet, json!({ "keys": keys }));
+    history::append(txn, org, event).await?;
     Ok(Replaced::Done)
 }

@@ -14,13 +14,17 @@ use sea_orm::{
     ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
     sea_query::{Expr, ExprTrait, LockType},
 };
+use serde_json::json;
 use uuid::Uuid;
 
-use super::{ConflictRule, Repository};
+use super::{ConflictRule, Repository, history};
 use crate::{
-    domain::credential::{
-        Credential, CredentialPatch, CredentialStatus, CredentialType, MAX_FAILED_ATTEMPTS,
-        SecretHash, StoredCredential,
+    domain::{
+        credential::{
+            Credential, CredentialPatch, CredentialStatus, CredentialType, MAX_FAILED_ATTEMPTS,
+            SecretHash, StoredCredential,
+        },
+        history::{Action, Change},
     },
     error::Error,
 };
@@ -142,6 +146,18 @@ impl Repository {
                     return Ok::<_, DbErr>(None);
                 }
                 let inserted = row.insert(&txn).await?;
+                let event = Change::of(
+                    customer,
+                    Action::CredentialCreated,
+                    inserted.id.to_string(),
+                    json!({
+                        "type": inserted.kind,
+                        "label": inserted.label,
+                        "must_change": inserted.must_change,
+                        "status": inserted.status,
+                    }),
+                );
+                history::append(&txn, org, event).await?;
                 txn.commit().await?;
                 Ok(Some(inserted))
             })
@@ -227,9 +243,10 @@ impl Repository {
             CredentialStatus::Active.as_str(),
         )
         .finally(Expr::col(Column::Status));
-        let result = self
-            .write(|w| {
-                Entity::update_many()
+        let replaced = self
+            .write(|w| async move {
+                let txn = w.db().begin().await?;
+                let result = Entity::update_many()
                     .col_expr(Column::SecretHash, Expr::value(hash.0))
                     .col_expr(Column::MustChange, Expr::value(must_change))
                     .col_expr(Column::FailedAttempts, Expr::value(0))
@@ -239,10 +256,24 @@ impl Repository {
                     .filter(Column::Id.eq(id))
                     .filter(Column::OrgId.eq(org))
                     .filter(Column::CustomerId.eq(customer))
-                    .exec(w.db())
+                    .exec(&txn)
+                    .await?;
+                if result.rows_affected == 0 {
+                    return Ok(false);
+                }
+                // The secret and its hash are never part of an event.
+                let event = Change::of(
+                    customer,
+                    Action::CredentialSecretSet,
+                    id.to_string(),
+                    json!({ "must_change": must_change }),
+                );
+                history::append(&txn, org, event).await?;
+                txn.commit().await?;
+                Ok(true)
             })
             .await?;
-        if result.rows_affected == 0 {
+        if !replaced {
             return Err(credential_not_found(id));
         }
         Ok(())
@@ -266,15 +297,34 @@ impl Repository {
             .filter(Column::Id.eq(id))
             .filter(Column::OrgId.eq(org))
             .filter(Column::CustomerId.eq(customer));
+        let mut changes = serde_json::Map::new();
         if let Some(label) = patch.label {
+            changes.insert("label".to_owned(), json!(label));
             update = update.col_expr(Column::Label, Expr::value(label));
         }
         if let Some(status) = patch.status {
+            changes.insert("status".to_owned(), json!(status.status().as_str()));
             update = update
                 .col_expr(Column::Status, Expr::value(status.status().as_str()))
                 .filter(Column::Status.ne(CredentialStatus::Locked.as_str()));
         }
-        let rows = self.write(|w| update.exec_with_returning(w.db())).await?;
+        let event = Change::of(
+            customer,
+            Action::CredentialUpdated,
+            id.to_string(),
+            changes.into(),
+        );
+        let rows = self
+            .write(|w| async move {
+                let txn = w.db().begin().await?;
+                let rows = update.exec_with_returning(&txn).await?;
+                if !rows.is_empty() {
+                    history::append(&txn, org, event).await?;
+                }
+                txn.commit().await?;
+                Ok(rows)
+            })
+            .await?;
         if let Some(row) = rows.into_iter().next() {
             return credential(row);
         }
@@ -294,16 +344,25 @@ impl Repository {
         customer: Uuid,
         id: Uuid,
     ) -> Result<(), Error> {
-        let result = self
-            .write(|w| {
-                Entity::delete_many()
+        let deleted = self
+            .write(|w| async move {
+                let txn = w.db().begin().await?;
+                let result = Entity::delete_many()
                     .filter(Column::Id.eq(id))
                     .filter(Column::OrgId.eq(org))
                     .filter(Column::CustomerId.eq(customer))
-                    .exec(w.db())
+                    .exec(&txn)
+                    .await?;
+                if result.rows_affected == 0 {
+                    return Ok(false);
+                }
+                let event = Change::bare(customer, Action::CredentialDeleted, id.to_string());
+                history::append(&txn, org, event).await?;
+                txn.commit().await?;
+                Ok(true)
             })
             .await?;
-        if result.rows_affected == 0 {
+        if !deleted {
             return Err(credential_not_found(id));
         }
         Ok(())
@@ -342,8 +401,30 @@ impl Repository {
         self.verified(update).await
     }
 
+    /// Runs a verification's count `update` (which applies only to an `active` credential);
+    /// when it leaves the credential locked, this verification locked it: `credential.locked`
+    /// is appended in the same transaction.
     async fn verified(&self, update: sea_orm::UpdateMany<Entity>) -> Result<Outcome, Error> {
-        let rows = self.write(|w| update.exec_with_returning(w.db())).await?;
+        let rows = self
+            .write(|w| async move {
+                let txn = w.db().begin().await?;
+                let rows = update.exec_with_returning(&txn).await?;
+                if let Some(row) = rows
+                    .first()
+                    .filter(|row| row.status == CredentialStatus::Locked.as_str())
+                {
+                    let event = Change::of(
+                        row.customer_id,
+                        Action::CredentialLocked,
+                        row.id.to_string(),
+                        json!({ "status": row.status, "failed_attempts": row.failed_attempts }),
+                    );
+                    history::append(&txn, &row.org_id, event).await?;
+                }
+                txn.commit().await?;
+                Ok(rows)
+            })
+            .await?;
         match rows.into_iter().next() {
             Some(row) => Ok(Outcome::Recorded(credential(row)?)),
             None => Ok(Outcome::Changed),

@@ -9,10 +9,13 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{ConflictRule, Repository, identification};
+use serde_json::json;
+
+use super::{ConflictRule, Repository, history, identification};
 use crate::{
     domain::{
         customer::{Customer, CustomerPage, ListQuery, NewCustomer},
+        history::{Action, Change},
         special_treatment::SpecialTreatment,
     },
     error::Error,
@@ -63,8 +66,21 @@ impl Repository {
             updated_at: Set(now),
         };
         let inserted = self
-            .write_checked(EXTERNAL_ID_TAKEN, |db| {
-                Entity::insert(row).exec_with_returning(db.db())
+            .write_checked(EXTERNAL_ID_TAKEN, |w| async move {
+                let txn = w.db().begin().await?;
+                let inserted: customer::Model =
+                    Entity::insert(row).exec_with_returning(&txn).await?;
+                let change = Change::of_customer(
+                    inserted.id,
+                    Action::CustomerCreated,
+                    json!({
+                        "external_id": inserted.external_id,
+                        "display_name": inserted.display_name,
+                    }),
+                );
+                history::append(&txn, org, change).await?;
+                txn.commit().await?;
+                Ok(inserted)
             })
             .await?;
         Ok(inserted.into())
@@ -134,6 +150,8 @@ impl Repository {
                     .filter(Column::OrgId.eq(org))
                     .exec(&txn)
                     .await?;
+                let change = Change::of_customer(id, Action::CustomerDeleted, json!({}));
+                history::append(&txn, org, change).await?;
                 txn.commit().await?;
                 Ok(Deleted::Done)
             })

@@ -18,12 +18,14 @@ use sea_orm::{
     QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
     sea_query::{Expr, ExprTrait, LockType},
 };
+use serde_json::json;
 use uuid::Uuid;
 
-use super::{Repository, calls::Reader};
+use super::{Repository, calls::Reader, history};
 use crate::{
-    domain::identification::{
-        Change, Method, NewProcess, Process, ProcessPage, ProcessQuery, Status,
+    domain::{
+        history::{Action, Change as HistoryChange},
+        identification::{Change, Method, NewProcess, Process, ProcessPage, ProcessQuery, Status},
     },
     error::Error,
 };
@@ -286,12 +288,27 @@ impl Repository {
                 .col_expr(Column::StatusReason, Expr::value(change.reason.clone()))
                 .filter(Column::CreatedBy.ne(change.actor.as_str()));
         }
+        let mut changes = serde_json::Map::new();
+        changes.insert("status".to_owned(), json!(change.to.as_str()));
+        if change.transition.is_decision() {
+            changes.insert("status_reason".to_owned(), json!(change.reason));
+        }
+        let event = HistoryChange::of(
+            customer_id,
+            Action::Identification(change.transition),
+            id.to_string(),
+            changes.into(),
+        );
         let (updated, found) = self
             .write(|w| async move {
-                let updated = update.exec_with_returning(w.db()).await?;
+                let txn = w.db().begin().await?;
+                let updated = update.exec_with_returning(&txn).await?;
                 if !updated.is_empty() {
+                    history::append(&txn, org, event).await?;
+                    txn.commit().await?;
                     return Ok((updated, None));
                 }
+                txn.rollback().await?;
                 // Not applied: why? (Another writer may have changed it since: the answer
                 // names the status read now.)
                 let customer = customer_select(org, customer_id).all(w.db()).await?;
@@ -379,6 +396,18 @@ async fn create_in(
         return Ok(Created::Unfinished(status));
     }
     let inserted = Entity::insert(row).exec_with_returning(txn).await?;
+    let event = HistoryChange::of(
+        customer_id,
+        Action::IdentificationCreated,
+        inserted.id.to_string(),
+        json!({
+            "method": inserted.method,
+            "provider": inserted.provider,
+            "status": inserted.status,
+            "expires_at": inserted.expires_at,
+        }),
+    );
+    history::append(txn, org, event).await?;
     Ok(Created::Done(Box::new(inserted)))
 }
 

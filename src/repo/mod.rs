@@ -25,6 +25,7 @@ pub mod credentials;
 pub mod customers;
 mod db;
 mod errors;
+pub mod history;
 pub mod identification;
 mod migrate;
 mod pool;

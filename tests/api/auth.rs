@@ -93,6 +93,15 @@ const MATRIX: &[Entry] = &[
         effect: Effect::None,
     },
     Entry {
+        operation_id: "getCustomerHistory",
+        scope: "history:read",
+        success: StatusCode::OK,
+        params: &[("customer_id", Param::Customer)],
+        query: Query::None,
+        body: Body::None,
+        effect: Effect::None,
+    },
+    Entry {
         operation_id: "deleteCustomer",
         scope: "customers:write",
         success: StatusCode::NO_CONTENT,
@@ -1316,6 +1325,9 @@ fn the_matrix_refuses_an_uncovered_operation_a_wrong_scope_and_a_stale_row() {
             "get": secured("getCustomer", "Requires scope `customers:read`.", "200"),
             "delete": secured("deleteCustomer", "Requires scope `customers:write`.", "204"),
         },
+        "/v1/organizations/{org_id}/customers/{customer_id}/history": {
+            "get": secured("getCustomerHistory", "Requires scope `history:read`.", "200"),
+        },
         treatment: {
             "get": secured("getCustomerSpecialTreatment", "Requires scope `special-treatment:read`.", "200"),
             "put": secured("setCustomerSpecialTreatment", "Requires scope\n`special-treatment:write`.", "204"),
@@ -1389,8 +1401,9 @@ fn the_matrix_refuses_an_uncovered_operation_a_wrong_scope_and_a_stale_row() {
             "post": secured("verifyCustomerCredential", "Requires scope `credentials:verify` (privileged).", "200"),
         },
     });
-    let operations = secured_operations(&spec(v1.clone())).expect("v1.1 is covered");
-    assert_eq!(operations.len(), 35);
+    let operations =
+        secured_operations(&spec(v1.clone())).expect("v1.1 and the history are covered");
+    assert_eq!(operations.len(), 36);
 
     v1[customer]["patch"] = secured("updateCustomer", "Requires scope `customers:write`.", "200");
     v1[customer]["get"]["description"] = json!("Requires scope `customers:write`.");
@@ -2055,6 +2068,12 @@ async fn the_token_command_grants_every_scope_but_the_privileged_ones_by_default
     server
         .assert_allowed(verify, ORG, &channel, "--scope credentials:verify")
         .await;
+    let args = ["--org", ORG, "--scope", "history:read"];
+    let auditor = mint(dir.path(), &args, &env).await;
+    let history = server.operation("getCustomerHistory");
+    server
+        .assert_allowed(history, ORG, &auditor, "--scope history:read")
+        .await;
 }
 
 /// Scopes the `token` command grants only when asked for by name.
@@ -2062,6 +2081,7 @@ const PRIVILEGED: &[&str] = &[
     "identification:review",
     "accounts:reveal",
     "credentials:verify",
+    "history:read",
 ];
 
 /// The mode bits of `path` and its trimmed content.

@@ -53,6 +53,11 @@ pub fn customer_path(org: &str, id: &str) -> String {
     format!("/v1/organizations/{org}/customers/{id}")
 }
 
+/// `/v1/organizations/{org}/customers/{id}/history`: `getCustomerHistory`.
+pub fn customer_history_path(org: &str, id: &str) -> String {
+    format!("{}/history", customer_path(org, id))
+}
+
 /// `/v1/organizations/{org}/customers/{id}/special-treatment`: `getCustomerSpecialTreatment`,
 /// `setCustomerSpecialTreatment`.
 pub fn special_treatment_path(org: &str, id: &str) -> String {
@@ -245,6 +250,20 @@ impl ApiClient {
     }
 
     // --- Customers -------------------------------------------------------------------------
+
+    /// `getCustomerHistory`: `GET .../customers/{id}/history?{query}`.
+    pub fn get_customer_history(&self, org: &str, id: &str, query: &str) -> Call {
+        self.call(
+            Method::GET,
+            &with_query(customer_history_path(org, id), query),
+        )
+    }
+
+    /// The customer's history page for `query`, asserting the `200`.
+    pub async fn history(&self, org: &str, id: &str, query: &str) -> Value {
+        self.get_json(&with_query(customer_history_path(org, id), query))
+            .await
+    }
 
     /// `createCustomer`: `POST /v1/organizations/{org}/customers`.
     pub fn create_customer(&self, org: &str, body: &Value) -> Call {

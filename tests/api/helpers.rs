@@ -28,11 +28,12 @@ pub const DEFAULT_SCOPES: &str = "customers:read customers:write special-treatme
      special-treatment:write categories:read categories:write identification:read \
      identification:write accounts:read accounts:write credentials:read credentials:write";
 /// Every scope, the privileged ones (`identification:review`, `accounts:reveal`,
-/// `credentials:verify`) included: what the suite's tokens carry unless a test says otherwise.
+/// `credentials:verify`, `history:read`) included: what the suite's tokens carry unless a test
+/// says otherwise.
 pub const ALL_SCOPES: &str = "customers:read customers:write special-treatment:read \
      special-treatment:write categories:read categories:write identification:read \
      identification:write accounts:read accounts:write credentials:read credentials:write \
-     identification:review accounts:reveal credentials:verify";
+     identification:review accounts:reveal credentials:verify history:read";
 
 /// A running server and its database.
 pub struct TestApp {

@@ -13,7 +13,7 @@ use std::{
 use futures::future::join_all;
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use crate::{
@@ -124,7 +124,8 @@ async fn acknowledged_puts_survive_a_kill_9(url: &str) {
         let next = acknowledged[customer].map_or(0, |round| round + 1);
         let last = acknowledged[customer].map(|round| vec![value(customer, round)]);
         let in_flight = (next < ROUNDS).then(|| vec![value(customer, next)]);
-        if Some(&stored) == in_flight.as_ref() {
+        let landed = Some(&stored) == in_flight.as_ref();
+        if landed {
             in_flight_landed += 1;
         } else {
             assert_eq!(
@@ -133,6 +134,22 @@ async fn acknowledged_puts_survive_a_kill_9(url: &str) {
                 "customer {customer}: the last acknowledged value"
             );
         }
+        // Exactly one event per applied PUT, in order: every acknowledged one, and the one in
+        // flight exactly when its change landed.
+        let history = server.api.history(ORG, id, "limit=200").await;
+        let mut written: Vec<Value> = history["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|event| event["action"] == "special_treatment.set")
+            .map(|event| event["changes"]["values"].clone())
+            .collect();
+        written.reverse();
+        let applied = next + usize::from(landed);
+        let expected: Vec<Value> = (0..applied)
+            .map(|round| json!([value(customer, round)]))
+            .collect();
+        assert_eq!(written, expected, "customer {customer}: its history");
     }
     eprintln!(
         "kill -9 ({}): {total} PUTs acknowledged before the kill, all found after the restart; \

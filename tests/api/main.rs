@@ -18,6 +18,7 @@ mod customers;
 mod errors;
 mod faults;
 mod helpers;
+mod history;
 mod identification;
 #[cfg(unix)]
 mod lifecycle;

@@ -286,6 +286,7 @@ const EXPECTED_ERRORS: &[(&str, &[u16])] = &[
     ("createCustomer", &[400, 401, 403, 409, 413, 500, 503, 504]),
     ("listCustomers", &[400, 401, 403, 500, 503, 504]),
     ("getCustomer", &[400, 401, 403, 404, 500, 503, 504]),
+    ("getCustomerHistory", &[400, 401, 403, 404, 500, 503, 504]),
     ("deleteCustomer", &[400, 401, 403, 404, 409, 500, 503, 504]),
     // 409: never answered, but the original API document lists it (see below).
     (

@@ -23,10 +23,13 @@ use std::sync::{
     atomic::{AtomicUsize, Ordering},
 };
 
-use entity::customer::{Column, Entity};
+use entity::{
+    customer::{Column, Entity},
+    history_event,
+};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
-    Statement, sea_query::Expr,
+    Statement, TransactionTrait, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -35,8 +38,12 @@ use super::{
     calls::SelectSql,
     db::{Budget, Pools, RepoSettings},
     errors::DbFailure,
+    history::{self, Stamp},
 };
-use crate::error::Error;
+use crate::{
+    domain::history::{Action, Change},
+    error::Error,
+};
 use postgres_connection::{ConnectionSettings, Failure};
 use postgres_reads::PipelinedReads;
 use postgres_writes::GroupWrites;
@@ -74,6 +81,65 @@ fn update_sql(backend: DbBackend) -> &'static str {
             .build(backend)
             .sql
     })
+}
+
+/// PostgreSQL's special-treatment PUT with its history event, one statement: the `UPDATE` of
+/// [`update_sql`], and the event inserted from the row it returns, so there is an event exactly
+/// when the customer was updated, in the same transaction even outside one. Parameters: the
+/// list, id, organization (as in the `UPDATE`), then the event's id, time, actor, request id,
+/// resource id and changes. Rows affected: the events inserted, so the customers updated.
+pub(super) fn postgres_update_with_event_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| with_event(update_sql(DbBackend::Postgres), "\"history_events\""))
+}
+
+/// `update` (a PostgreSQL `UPDATE` of one customer with parameters `$1..$3`) inserting its event
+/// into `events` (the history table; another in the fast paths' tests).
+pub(super) fn with_event(update: &str, events: &str) -> String {
+    format!(
+        "WITH updated AS ({update} RETURNING \"id\") \
+         INSERT INTO {events} ({columns}) \
+         SELECT $4::uuid, $3, \"id\", $5::timestamptz, $6::text, $7::text, \
+         '{action}', '{resource}', $8::text, $9::text FROM updated",
+        columns = history::EVENT_COLUMNS_SQL,
+        action = Action::SpecialTreatmentSet.as_str(),
+        resource = Action::SpecialTreatmentSet.resource_type().as_str(),
+    )
+}
+
+/// SQLite's special-treatment event insert, run by the writer thread after an `UPDATE` that
+/// changed the row, in the same transaction. Parameters: id, organization, customer id, time,
+/// actor, request id, resource id, changes.
+pub(super) fn sqlite_event_insert_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "INSERT INTO \"history_events\" ({columns}) \
+             VALUES (?, ?, ?, ?, ?, ?, '{action}', '{resource}', ?, ?)",
+            columns = history::EVENT_COLUMNS_SQL,
+            action = Action::SpecialTreatmentSet.as_str(),
+            resource = Action::SpecialTreatmentSet.resource_type().as_str(),
+        )
+    })
+}
+
+/// A special-treatment PUT's event as the fast paths bind it: stamped on the request's task.
+#[derive(Clone)]
+pub(super) struct PutEvent {
+    pub stamp: Stamp,
+    pub resource_id: String,
+    /// `{"values": [...]}`.
+    pub changes: String,
+}
+
+impl PutEvent {
+    pub(super) fn new(id: Uuid, values: &[String]) -> Self {
+        PutEvent {
+            stamp: Stamp::now(),
+            resource_id: id.to_string(),
+            changes: serde_json::json!({ "values": values }).to_string(),
+        }
+    }
 }
 
 /// See the module documentation.
@@ -226,7 +292,7 @@ impl FastPaths {
                 (0, _) | (_, None) => None,
                 (_, Some(turn)) => Some(SqliteWrites::start(
                     &path,
-                    update_sql(DbBackend::Sqlite),
+                    [update_sql(DbBackend::Sqlite), sqlite_event_insert_sql()],
                     turn.clone(),
                     settings.statement_timeout,
                 )?),
@@ -247,7 +313,7 @@ impl FastPaths {
         let writes = match budget.fast_writes {
             0 => None,
             count => {
-                let update = update_sql(DbBackend::Postgres);
+                let update = postgres_update_with_event_sql();
                 Some(GroupWrites::start(connection, count as usize, call_guard, update).await?)
             }
         };
@@ -262,6 +328,7 @@ impl FastPaths {
         id: Uuid,
         values: Vec<String>,
     ) -> Result<u64, Error> {
+        let event = PutEvent::new(id, &values);
         match self {
             FastPaths::Sqlite {
                 writes: Some(writes),
@@ -271,7 +338,7 @@ impl FastPaths {
                     .map_err(|err| Error::Internal(anyhow::Error::new(err)))?;
                 return repo
                     .bounded(None, async {
-                        match writes.replace_special_treatment(id, org, json).await {
+                        match writes.replace_special_treatment(id, org, json, event).await {
                             Ok(changed) => Ok(changed as u64),
                             Err(WriteError::Expired) => Err(DbFailure::Timeout),
                             Err(WriteError::Sqlite(err)) => Err(err.into()),
@@ -288,7 +355,9 @@ impl FastPaths {
             } => {
                 let grouped = repo
                     .bounded(None, async {
-                        match writes.replace_special_treatment(values.clone(), id, org).await {
+                        let put =
+                            writes.replace_special_treatment(values.clone(), id, org, &event);
+                        match put.await {
                             Some(Ok(changed)) => Ok(Some(changed)),
                             Some(Err(Failure::Cancelled)) => Err(DbFailure::Timeout),
                             Some(Err(Failure::Stalled)) => Err(DbFailure::Stalled),
@@ -311,16 +380,29 @@ impl FastPaths {
             }
             _ => {}
         }
+        let change = Change::of_customer(
+            id,
+            Action::SpecialTreatmentSet,
+            serde_json::json!({ "values": values }),
+        );
         let values = entity::SpecialTreatmentValues(values);
         repo.write(|writer| async move {
-            let db = writer.db();
-            let backend = db.get_database_backend();
+            let txn = writer.db().begin().await?;
+            let backend = txn.get_database_backend();
             let statement = Statement::from_sql_and_values(
                 backend,
                 update_sql(backend),
                 [values.into(), id.into(), org.into()],
             );
-            Ok(db.execute_raw(statement).await?.rows_affected())
+            let changed = txn.execute_raw(statement).await?.rows_affected();
+            if changed > 0 {
+                let row = history::event_row_stamped(org, change, event.stamp);
+                history_event::Entity::insert(row)
+                    .exec_without_returning(&txn)
+                    .await?;
+            }
+            txn.commit().await?;
+            Ok(changed)
         })
         .await
     }

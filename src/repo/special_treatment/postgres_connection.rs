@@ -488,15 +488,34 @@ pub(in crate::repo) mod testing {
         for id in ids {
             admin.execute(&insert, &[id]).await.unwrap();
         }
+        let events = format!(
+            "CREATE TABLE {table}_events (seq bigserial PRIMARY KEY, id uuid NOT NULL, \
+             org_id text NOT NULL, customer_id uuid NOT NULL, occurred_at timestamptz NOT NULL, \
+             actor text NOT NULL, request_id text NOT NULL, action text NOT NULL, \
+             resource_type text NOT NULL, resource_id text NOT NULL, changes text NOT NULL)"
+        );
+        admin.batch_execute(&events).await.unwrap();
         let select = format!("SELECT special_treatment FROM {table} WHERE id = $1 AND org_id = $2");
         let update =
             format!("UPDATE {table} SET special_treatment = $1 WHERE id = $2 AND org_id = $3");
+        let update = super::super::with_event(&update, &format!("{table}_events"));
         (table, select.leak(), update.leak())
     }
 
     pub(crate) async fn drop_table(admin: &Client, table: &str) {
-        let drop = format!("DROP TABLE {table}");
+        let drop = format!("DROP TABLE {table}; DROP TABLE {table}_events");
         admin.batch_execute(&drop).await.unwrap();
+    }
+
+    /// The events the fast path inserted into `table`'s history table.
+    pub(crate) async fn events(admin: &Client, table: &str) -> i64 {
+        let count = format!("SELECT count(*) FROM {table}_events");
+        admin.query_one(&count, &[]).await.unwrap().get(0)
+    }
+
+    /// A stamped special-treatment event, as a PUT carries it.
+    pub(crate) fn put_event() -> super::super::PutEvent {
+        super::super::PutEvent::new(Uuid::nil(), &[])
     }
 
     pub(crate) async fn stored(admin: &Client, table: &str, id: Uuid) -> Vec<String> {

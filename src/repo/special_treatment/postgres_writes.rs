@@ -31,7 +31,10 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
-use super::postgres_connection::{Connection, ConnectionSettings, Failure, RECONNECT_PAUSE};
+use super::{
+    PutEvent,
+    postgres_connection::{Connection, ConnectionSettings, Failure, RECONNECT_PAUSE},
+};
 
 /// The most PUTs committed together: enough to take all 64 benchmark connections' PUTs in a
 /// few groups, few enough that a group's statements stay one write on the socket.
@@ -51,12 +54,14 @@ struct Pending {
     values: Vec<String>,
     id: Uuid,
     org: String,
+    event: PutEvent,
     reply: oneshot::Sender<Result<u64, Failure>>,
 }
 
 impl GroupWrites {
-    /// `count` writers running `update_sql` (the special-treatment UPDATE: parameters list, id,
-    /// organization), connected now.
+    /// `count` writers running `update_sql` (the special-treatment UPDATE with its event,
+    /// `super::postgres_update_with_event_sql`: parameters list, id, organization, then the
+    /// event's), connected now.
     pub(in crate::repo) async fn start(
         settings: ConnectionSettings,
         count: usize,
@@ -96,6 +101,7 @@ impl GroupWrites {
         values: Vec<String>,
         id: Uuid,
         org: &str,
+        event: &PutEvent,
     ) -> Option<Result<u64, Failure>> {
         if self.closed.load(Ordering::Relaxed) || self.connected.load(Ordering::Relaxed) == 0 {
             return None;
@@ -105,6 +111,7 @@ impl GroupWrites {
             values,
             id,
             org: org.to_owned(),
+            event: event.clone(),
             reply,
         };
         self.queue.send(pending).ok()?;
@@ -214,10 +221,23 @@ impl Writer {
 async fn run_group(connection: &mut Connection, group: &[Pending]) -> Vec<Result<u64, Failure>> {
     let update = connection.statements[0].clone();
     let values: Vec<_> = group.iter().map(|pending| Json(&pending.values)).collect();
-    let params: Vec<[&(dyn ToSql + Sync); 3]> = group
+    let params: Vec<[&(dyn ToSql + Sync); 9]> = group
         .iter()
         .zip(&values)
-        .map(|(pending, values)| [values as _, &pending.id as _, &pending.org as _])
+        .map(|(pending, values)| {
+            let event = &pending.event;
+            [
+                values as _,
+                &pending.id as _,
+                &pending.org as _,
+                &event.stamp.id as _,
+                &event.stamp.occurred_at as _,
+                &event.stamp.actor as _,
+                &event.stamp.request_id as _,
+                &event.resource_id as _,
+                &event.changes as _,
+            ]
+        })
         .collect();
     if let [params] = params.as_slice() {
         let changed = connection.client.execute(&update, params).await;
@@ -306,7 +326,14 @@ mod tests {
             };
             let values = strings(&[&format!("put-{n}")]);
             let writes = &writes;
-            async move { (n, writes.replace_special_treatment(values, id, org).await) }
+            async move {
+                (
+                    n,
+                    writes
+                        .replace_special_treatment(values, id, org, &put_event())
+                        .await,
+                )
+            }
         });
         let mut applied = std::collections::HashSet::new();
         for (n, changed) in futures_util::future::join_all(puts).await {
@@ -334,6 +361,10 @@ mod tests {
                 "customer {k} holds PUT {n}, which was not applied"
             );
         }
+        // One event per PUT that changed a row: none for the other organization's or the
+        // unknown customer's.
+        let changed_rows = applied.iter().filter(|n| *n % 5 < 3).count() as i64;
+        assert_eq!(events(&admin, &table).await, changed_rows);
 
         writes.close();
         drop_table(&admin, &table).await;
@@ -360,7 +391,7 @@ mod tests {
             let writes = &writes;
             async move {
                 let outcome = writes
-                    .replace_special_treatment(strings(&["new"]), *id, "acme")
+                    .replace_special_treatment(strings(&["new"]), *id, "acme", &put_event())
                     .await;
                 (*id, outcome)
             }
@@ -401,9 +432,11 @@ mod tests {
             "UPDATE {table} SET special_treatment = $1 WHERE id = $2 AND org_id = $3 \
              AND pg_sleep(CASE WHEN $1::jsonb ? 'slow' THEN 1 ELSE 0 END) IS NOT NULL"
         );
+        let slow_update =
+            crate::repo::special_treatment::with_event(&slow_update, &format!("{table}_events"));
         let writes = writes(&url, 1, Duration::from_millis(200), slow_update.leak()).await;
         let outcome = writes
-            .replace_special_treatment(strings(&["slow"]), id, "acme")
+            .replace_special_treatment(strings(&["slow"]), id, "acme", &put_event())
             .await;
         assert!(
             matches!(outcome, Some(Err(Failure::Cancelled))),
@@ -411,7 +444,8 @@ mod tests {
         );
         assert!(stored(&admin, &table, id).await.is_empty());
         // The writer goes on.
-        let changed = writes.replace_special_treatment(strings(&["fast"]), id, "acme");
+        let event = put_event();
+        let changed = writes.replace_special_treatment(strings(&["fast"]), id, "acme", &event);
         assert_eq!(changed.await.unwrap().unwrap(), 1);
         assert_eq!(stored(&admin, &table, id).await, ["fast"]);
 
@@ -435,7 +469,7 @@ mod tests {
         let mut sent_to_the_pool = 0;
         loop {
             match writes
-                .replace_special_treatment(strings(&["after"]), id, "acme")
+                .replace_special_treatment(strings(&["after"]), id, "acme", &put_event())
                 .await
             {
                 Some(Ok(changed)) => {
@@ -464,7 +498,7 @@ mod tests {
         let writes = writes(&url, 2, GUARD, "SELECT $1::jsonb, $2::uuid, $3::text").await;
         writes.close();
         let outcome = writes
-            .replace_special_treatment(strings(&["x"]), Uuid::now_v7(), "acme")
+            .replace_special_treatment(strings(&["x"]), Uuid::now_v7(), "acme", &put_event())
             .await;
         assert!(outcome.is_none(), "{outcome:?}");
     }

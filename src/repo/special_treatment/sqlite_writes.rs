@@ -12,6 +12,8 @@
 //! - **atomic replace**: each PUT is one `UPDATE` of the row's whole list; two PUTs of one
 //!   customer in the same group are applied in queue order, so the row holds exactly one of
 //!   the lists;
+//! - **its history event with it**: a PUT that changed the row inserts its event right after
+//!   its `UPDATE`, in the same transaction, so they are committed (or rolled back) together;
 //! - **failures stay with their PUT**: if a statement of a group fails, the group is rolled
 //!   back and each of its PUTs is applied again in a transaction of its own, so only the PUT
 //!   that fails is answered with the failure;
@@ -33,6 +35,8 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::{Mutex, oneshot};
 use uuid::Uuid;
 
+use super::PutEvent;
+
 /// At most this many PUTs per transaction: bounds how long one group holds the write lock.
 const MAX_GROUP: usize = 128;
 
@@ -42,6 +46,7 @@ struct Job {
     json: String,
     id: Uuid,
     org: String,
+    event: PutEvent,
     deadline: Instant,
     reply: oneshot::Sender<Result<usize, WriteError>>,
 }
@@ -66,11 +71,12 @@ pub(in crate::repo) struct SqliteWrites {
 
 impl SqliteWrites {
     /// Opens the writer's connection on the (migrated) database file at `path` and starts its
-    /// thread; `sql` is the `UPDATE ... SET special_treatment = ? WHERE id = ? AND org_id = ?`.
-    /// The thread ends when the last handle on the queue is dropped.
+    /// thread; `sql` is the `UPDATE ... SET special_treatment = ? WHERE id = ? AND org_id = ?`
+    /// and the event's `INSERT` (`super::sqlite_event_insert_sql`). The thread ends when the
+    /// last handle on the queue is dropped.
     pub(in crate::repo) fn start(
         path: &Path,
-        sql: &'static str,
+        sql: [&'static str; 2],
         turn: Arc<Mutex<()>>,
         statement_timeout: Duration,
     ) -> anyhow::Result<Self> {
@@ -92,12 +98,14 @@ impl SqliteWrites {
         id: Uuid,
         org: &str,
         json: String,
+        event: PutEvent,
     ) -> Result<usize, WriteError> {
         let (reply, outcome) = oneshot::channel();
         let job = Job {
             json,
             id,
             org: org.to_owned(),
+            event,
             deadline: Instant::now() + self.queue_timeout,
             reply,
         };
@@ -124,7 +132,7 @@ fn open_writer(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Connecti
 
 /// The writer thread: waits for a PUT, takes every other one already queued, and commits them
 /// together.
-fn run(mut connection: Connection, sql: &str, turn: &Mutex<()>, queue: &mpsc::Receiver<Job>) {
+fn run(mut connection: Connection, sql: [&str; 2], turn: &Mutex<()>, queue: &mpsc::Receiver<Job>) {
     while let Ok(first) = queue.recv() {
         let mut group = vec![first];
         group.extend(queue.try_iter().take(MAX_GROUP - 1));
@@ -163,16 +171,42 @@ fn run(mut connection: Connection, sql: &str, turn: &Mutex<()>, queue: &mpsc::Re
     }
 }
 
-/// Applies `group` in one transaction; the rows each statement changed. On failure the
-/// transaction is rolled back (dropped uncommitted).
-fn commit(connection: &mut Connection, sql: &str, group: &[Job]) -> rusqlite::Result<Vec<usize>> {
+/// Applies `group` in one transaction, each `UPDATE` followed by its event's `INSERT` when it
+/// changed the row; the rows each `UPDATE` changed. On failure the transaction is rolled back
+/// (dropped uncommitted).
+fn commit(
+    connection: &mut Connection,
+    [update_sql, event_sql]: [&str; 2],
+    group: &[Job],
+) -> rusqlite::Result<Vec<usize>> {
     let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let changed = {
-        let mut statement = transaction.prepare_cached(sql)?;
-        group
-            .iter()
-            .map(|job| statement.execute((&job.json, job.id.as_bytes().as_slice(), &job.org)))
-            .collect::<rusqlite::Result<Vec<usize>>>()?
+        let mut update = transaction.prepare_cached(update_sql)?;
+        let mut insert = transaction.prepare_cached(event_sql)?;
+        let mut changed = Vec::with_capacity(group.len());
+        for job in group {
+            let id = job.id.as_bytes().as_slice();
+            let rows = update.execute((&job.json, id, &job.org))?;
+            if rows > 0 {
+                let event = &job.event;
+                insert.execute((
+                    event.stamp.id.as_bytes().as_slice(),
+                    &job.org,
+                    id,
+                    // As sqlx writes a `DateTime<Utc>`, so that SeaORM reads it back.
+                    event
+                        .stamp
+                        .occurred_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false),
+                    &event.stamp.actor,
+                    &event.stamp.request_id,
+                    &event.resource_id,
+                    &event.changes,
+                ))?;
+            }
+            changed.push(rows);
+        }
+        changed
     };
     transaction.commit()?;
     Ok(changed)
@@ -182,7 +216,21 @@ fn commit(connection: &mut Connection, sql: &str, group: &[Job]) -> rusqlite::Re
 mod tests {
     use super::*;
 
-    const SQL: &str = "UPDATE customers SET special_treatment = ? WHERE id = ? AND org_id = ?";
+    const UPDATE: &str = "UPDATE customers SET special_treatment = ? WHERE id = ? AND org_id = ?";
+
+    fn sql() -> [&'static str; 2] {
+        [UPDATE, super::super::sqlite_event_insert_sql()]
+    }
+
+    fn event(id: Uuid) -> PutEvent {
+        PutEvent::new(id, &[])
+    }
+
+    fn events(connection: &Connection) -> i64 {
+        connection
+            .query_row("SELECT count(*) FROM history_events", [], |row| row.get(0))
+            .unwrap()
+    }
 
     fn database() -> (tempfile::TempDir, std::path::PathBuf, Connection) {
         let dir = tempfile::tempdir().unwrap();
@@ -192,6 +240,9 @@ mod tests {
             .execute_batch(
                 "PRAGMA journal_mode = WAL;
                  CREATE TABLE customers (id BLOB PRIMARY KEY, org_id TEXT, special_treatment TEXT);
+                 CREATE TABLE history_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id BLOB,
+                   org_id TEXT, customer_id BLOB, occurred_at TEXT, actor TEXT, request_id TEXT,
+                   action TEXT, resource_type TEXT, resource_id TEXT, changes TEXT);
                  -- A statement that fails for one organization only.
                  CREATE TRIGGER refuse BEFORE UPDATE ON customers WHEN NEW.org_id = 'refused'
                  BEGIN SELECT RAISE(ABORT, 'refused'); END;",
@@ -243,20 +294,22 @@ mod tests {
         let ids: Vec<Uuid> = (0..200).map(|_| insert(&setup, "acme")).collect();
         let refused = insert(&setup, "refused");
         let writes = Arc::new(
-            SqliteWrites::start(&path, SQL, Arc::default(), Duration::from_secs(5)).unwrap(),
+            SqliteWrites::start(&path, sql(), Arc::default(), Duration::from_secs(5)).unwrap(),
         );
         let puts = ids.iter().map(|&id| {
             let writes = writes.clone();
             tokio::spawn(async move {
                 let json = format!(r#"["{id}"]"#);
-                writes.replace_special_treatment(id, "acme", json).await
+                writes
+                    .replace_special_treatment(id, "acme", json, event(id))
+                    .await
             })
         });
         let failing = {
             let writes = writes.clone();
             tokio::spawn(async move {
                 writes
-                    .replace_special_treatment(refused, "refused", "[]".to_owned())
+                    .replace_special_treatment(refused, "refused", "[]".to_owned(), event(refused))
                     .await
             })
         };
@@ -268,11 +321,14 @@ mod tests {
             assert_eq!(stored(&setup, id), format!(r#"["{id}"]"#));
         }
         // No such customer in that organization: nothing changed.
+        let nobody = Uuid::now_v7();
         let unknown = writes
-            .replace_special_treatment(Uuid::now_v7(), "acme", "[]".to_owned())
+            .replace_special_treatment(nobody, "acme", "[]".to_owned(), event(nobody))
             .await
             .unwrap();
         assert_eq!(unknown, 0);
+        // One event per applied PUT: none for the refused one or the unknown customer.
+        assert_eq!(events(&setup), 200);
     }
 
     #[tokio::test]
@@ -281,10 +337,10 @@ mod tests {
         let id = insert(&setup, "acme");
         let turn = Arc::new(Mutex::new(()));
         let writes =
-            SqliteWrites::start(&path, SQL, turn.clone(), Duration::from_millis(100)).unwrap();
+            SqliteWrites::start(&path, sql(), turn.clone(), Duration::from_millis(100)).unwrap();
         // Another writer holds the turn past the PUT's deadline.
         let held = turn.lock().await;
-        let put = writes.replace_special_treatment(id, "acme", r#"["late"]"#.to_owned());
+        let put = writes.replace_special_treatment(id, "acme", r#"["late"]"#.to_owned(), event(id));
         let release = async {
             tokio::time::sleep(Duration::from_millis(300)).await;
             drop(held);
@@ -292,5 +348,6 @@ mod tests {
         let (outcome, ()) = tokio::join!(put, release);
         assert!(matches!(outcome, Err(WriteError::Expired)));
         assert_eq!(stored(&setup, id), "[]");
+        assert_eq!(events(&setup), 0);
     }
 }
